@@ -1,0 +1,1 @@
+"""Event ingestion: validation, pseudonymisation, dataset readers and batched idempotent writes."""

@@ -1,0 +1,3 @@
+"""Interest Graph workers: Celery tasks and pure model pipelines."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Pure pipelines: arrays and tensors in, arrays and tensors out (no I/O)."""
