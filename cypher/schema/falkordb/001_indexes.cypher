@@ -1,0 +1,11 @@
+// Exact-match indexes for FalkorDB. Idempotent: the store treats "already indexed" as success.
+// FalkorDB runs write queries one at a time, so MERGE on these keys cannot race into duplicates;
+// its unique constraints are a separate GRAPH.CONSTRAINT command, not Cypher, and are not needed.
+CREATE INDEX FOR (u:User) ON (u.id);
+CREATE INDEX FOR (i:Item) ON (i.id);
+CREATE INDEX FOR (c:Category) ON (c.name);
+CREATE INDEX FOR (e:Event) ON (e.id);
+CREATE INDEX FOR (s:Segment) ON (s.id);
+CREATE INDEX FOR (m:Meta) ON (m.key);
+CREATE INDEX FOR (u:User) ON (u.updated_at);
+CREATE INDEX FOR (i:Item) ON (i.updated_at)

@@ -1,0 +1,234 @@
+"""The ``interestgraph`` command.
+
+Commands of the workers package (``worker``, ``refresh``, ``evaluate``) join through the
+``interestgraph.commands`` entry-point group, so this module never imports the workers (or torch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import InterestGraphError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _Group(click.Group):
+    """Adds plugin commands and turns platform errors into one-line messages (no traceback)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(ep.name for ep in entry_points(group="interestgraph.commands"))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        for ep in entry_points(group="interestgraph.commands"):
+            if ep.name == cmd_name:
+                try:
+                    loaded = ep.load()
+                except ImportError as exc:
+                    raise click.ClickException(
+                        f"'{cmd_name}' needs the workers extra (pip install 'interest-graph[workers]'):"
+                        f" {exc}"
+                    ) from None
+                return loaded if isinstance(loaded, click.Command) else None
+        return None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InterestGraphError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Interest Graph: e-commerce behaviour as a living user-item interest graph."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        ctx.obj = Settings.from_env()
+    except InterestGraphError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- embedded server -----------------------------------------------------------------------
+
+
+@main.group()
+def server() -> None:
+    """Start, stop or inspect the embedded graph server (FalkorDB on loopback)."""
+
+
+def _embedded(settings: Settings):  # type: ignore[no-untyped-def]
+    from .server import EmbeddedServer
+
+    if not settings.target().embedded:
+        raise click.ClickException(
+            "INTERESTGRAPH_GRAPH_URI points at an external store; there is no embedded server to manage"
+        )
+    return EmbeddedServer(settings.data_dir, settings.embedded_port)
+
+
+@server.command("start")
+@click.pass_context
+def server_start(ctx: click.Context) -> None:
+    """Start the server for the data directory (or report the one already running)."""
+    status = _embedded(_settings(ctx)).start()
+    click.echo(f"embedded server running: pid {status.pid}, {status.redis_url}, data {status.data_dir}")
+
+
+@server.command("stop")
+@click.pass_context
+def server_stop(ctx: click.Context) -> None:
+    """Stop the server cleanly (the append-only file is flushed)."""
+    stopped = _embedded(_settings(ctx)).stop()
+    click.echo("embedded server stopped" if stopped else "no embedded server was running")
+
+
+@server.command("status")
+@click.pass_context
+def server_status(ctx: click.Context) -> None:
+    """Say whether the server is running; exit status 1 if not."""
+    status = _embedded(_settings(ctx)).status()
+    if status is None:
+        click.echo(f"no embedded server running for {_settings(ctx).data_dir}")
+        ctx.exit(1)
+    click.echo(f"running: pid {status.pid}, {status.redis_url}, data {status.data_dir}")
+
+
+# -- graph ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create indexes and constraints (idempotent)."""
+    from .graph import open_store
+
+    store = open_store(_settings(ctx))
+    try:
+        store.init_schema()
+    finally:
+        store.close()
+    click.echo(f"schema ready ({store.backend})")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts of users, items, categories and interaction edges."""
+    from .graph import open_store
+    from .graph.ingest import IngestRepository
+
+    store = open_store(_settings(ctx))
+    try:
+        counts = IngestRepository(store).counts()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(counts.__dict__))
+    else:
+        for key, value in counts.__dict__.items():
+            click.echo(f"{key:>12}: {value:,}" if isinstance(value, int) else f"{key:>12}: {value:,.2f}")
+
+
+@main.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def reset(ctx: click.Context, yes: bool) -> None:
+    """Delete the whole graph."""
+    from .graph import open_store
+
+    if not yes:
+        click.confirm("Delete every node and edge of the graph?", abort=True)
+    store = open_store(_settings(ctx))
+    try:
+        store.clear()
+        store.init_schema()
+    finally:
+        store.close()
+    click.echo("graph cleared")
+
+
+@main.command()
+@click.argument("source")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Events per write (default: settings).")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every rejected record (line, field, reason) to this file.")
+@click.option("--json", "as_json", is_flag=True, help="End with the summary as one JSON line.")
+@click.pass_context
+def load(ctx: click.Context, source: str, batch_size: int | None, rejects: Path | None,
+         as_json: bool) -> None:
+    """Load a dataset by name (online-retail, ml-100k, amazon-magazine) or a path.
+
+    A path is a generic events file (.csv or .jsonl, optionally .gz) or a folder holding
+    events.* and items.*. Loading is idempotent: running it again changes no count.
+    """
+    from .ingest.loading import load_source
+
+    settings = _settings(ctx)
+    if batch_size is not None:
+        settings = settings.with_overrides(batch_size=batch_size)
+    result = load_source(settings, source, show_progress=not as_json)
+    summary, counts = result.summary, result.counts
+    out = click.echo
+    out(f"loaded {result.dataset}: {summary.events_applied:,} events applied, "
+        f"{summary.duplicates:,} duplicates skipped, {summary.rejected:,} rejected "
+        f"in {summary.elapsed_s:.1f}s ({result.events_per_s:,.0f} events/s)")
+    for reason, count in sorted(summary.skipped.items()):
+        out(f"  skipped {count:,} rows: {reason.replace('_', ' ')}")
+    for error in summary.errors[:20]:
+        out(f"  rejected {error}")
+    if summary.rejected > 20:
+        out(f"  … and {summary.rejected - 20:,} more rejected records"
+            + ("" if rejects else " (use --rejects FILE for all)"))
+    if rejects is not None:
+        rejects.write_text("".join(f"{e.record}\t{e.field}\t{e.reason}\n" for e in summary.errors))
+    out(f"graph now holds {counts.users:,} users, {counts.items:,} items, "
+        f"{counts.categories:,} categories, {counts.edges:,} interaction edges "
+        f"({counts.events:,} events)")
+    if as_json:
+        out(json.dumps(result.as_dict()))
+
+
+@main.command()
+@click.argument("source", default="online-retail")
+@click.pass_context
+def demo(ctx: click.Context, source: str) -> None:
+    """The main job on the embedded default: start the server, load a dataset, show the graph."""
+    settings = _settings(ctx)
+    if settings.target().embedded:
+        ctx.invoke(server_start)
+    ctx.invoke(load, source=source, batch_size=None, rejects=None, as_json=False)
+    ctx.invoke(stats, as_json=False)
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    main(prog_name="interestgraph")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(prog_name="interestgraph"))

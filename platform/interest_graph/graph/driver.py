@@ -1,0 +1,266 @@
+"""One interface, two adapters: FalkorDB (native client) and Neo4j (official driver).
+
+Adapters run catalog queries by name with bound parameters only, return plain dicts, and translate
+driver exceptions into the platform's own (:mod:`interest_graph.errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from ..errors import Conflict, GraphUnavailable, QueryError
+from ..settings import GraphTarget, Settings
+from .cypher import CypherCatalog
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+_JSON_KEY = re.compile(r'(?<=[{,])"([A-Za-z_][A-Za-z0-9_]*)":')
+_BARE_KEY = r"\1:"
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def cypher_params_header(params: Mapping[str, Any]) -> str | None:
+    """A ``CYPHER name=value …`` prefix built with the C JSON encoder, or None to fall back.
+
+    Cypher map literals are JSON with bare keys. Inside a JSON string every quote is escaped, so a
+    quote preceded by ``{`` or ``,`` always opens a key and the regex cannot touch string values.
+    FalkorDB does not decode ``\\uXXXX`` escapes, so text that needs them (control characters)
+    and non-finite numbers use the client's own, slower encoder.
+    """
+    parts = ["CYPHER"]
+    for key, value in params.items():
+        try:
+            literal = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            return None
+        if "\\u" in literal or "\\r" in literal:
+            return None
+        parts.append(key + "=" + _JSON_KEY.sub(_BARE_KEY, literal))
+    return " ".join(parts) + " "
+
+
+class GraphStore(Protocol):
+    """What repositories need from a graph database."""
+
+    backend: str
+    catalog: CypherCatalog
+
+    def read(self, name: str, **params: Any) -> list[Row]: ...
+
+    def write(self, name: str, **params: Any) -> list[Row]: ...
+
+    def explain(self, name: str) -> None: ...
+
+    def init_schema(self) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _plain(value: Any) -> Any:
+    """FalkorDB Node/Edge/Path objects → plain dicts and lists."""
+    props = getattr(value, "properties", None)
+    if isinstance(props, dict):
+        return dict(props)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class FalkorStore:
+    """FalkorDB through its native client (not the Bolt port, which breaks on batched parameters)."""
+
+    backend = "falkordb"
+
+    def __init__(self, host: str, port: int, graph: str, catalog: CypherCatalog,
+                 password: str | None = None) -> None:
+        import falkordb
+        import redis
+
+        self._redis_errors = redis
+        self.catalog = catalog
+        self.graph_name = graph
+        try:
+            self._db = falkordb.FalkorDB(host=host, port=port, password=password or None)
+        except redis.RedisError as exc:
+            raise GraphUnavailable(f"FalkorDB at {host}:{port} is unreachable: {exc}") from exc
+        self._graph = self._db.select_graph(graph)
+
+    @contextmanager
+    def _translate(self, name: str) -> Iterator[None]:
+        redis = self._redis_errors
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+            raise GraphUnavailable(f"graph store unavailable while running {name!r}: {exc}") from exc
+        except redis.ResponseError as exc:
+            message = str(exc)
+            if "unique constraint" in message.lower():
+                raise Conflict(f"{name}: {message}") from exc
+            raise QueryError(f"{name}: {message}") from exc
+
+    def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
+        text: str = self.catalog[name].text
+        header = cypher_params_header(params) if params else ""
+        query_params: dict[str, Any] | None = None
+        if header is None:
+            header, query_params = "", dict(params)
+        with self._translate(name):
+            if read_only:
+                result = self._graph.ro_query(header + text, query_params)
+            else:
+                result = self._graph.query(header + text, query_params)
+        header = [h[1] if isinstance(h, (list, tuple)) else h for h in (result.header or [])]
+        header = [h.decode() if isinstance(h, bytes) else str(h) for h in header]
+        return [dict(zip(header, (_plain(v) for v in row))) for row in result.result_set]
+
+    def read(self, name: str, **params: Any) -> list[Row]:
+        return self._run(name, params, read_only=True)
+
+    def write(self, name: str, **params: Any) -> list[Row]:
+        return self._run(name, params, read_only=False)
+
+    def run_text(self, name: str, text: str, params: Mapping[str, Any]) -> list[Row]:
+        """Run catalog text that is not a whole file (a statement of a schema file)."""
+        with self._translate(name):
+            result = self._graph.query(text, dict(params))
+        return [list(r) for r in result.result_set]  # type: ignore[misc]
+
+    def explain(self, name: str) -> None:
+        text = self.catalog[name].text
+        # FalkorDB plans only with every parameter bound; null stands in for each.
+        params = {p: None for p in _PARAM.findall(text)}
+        with self._translate(name):
+            self._graph.explain(text, params)
+
+    def init_schema(self) -> None:
+        for name in sorted(n for n in self.catalog if n.startswith("schema/")):
+            for statement in self.catalog[name].statements():
+                try:
+                    with self._translate(name):
+                        self._graph.query(statement)
+                except QueryError as exc:
+                    # FalkorDB has no IF NOT EXISTS for indexes: an existing one is success.
+                    if "already indexed" not in str(exc) and "already exists" not in str(exc):
+                        raise
+
+    def ping(self) -> None:
+        with self._translate("ping"):
+            self._db.connection.ping()
+
+    def clear(self) -> None:
+        """Delete the whole graph (tests and ``interestgraph reset``)."""
+        with self._translate("clear"):
+            if self.graph_name in self._db.list_graphs():
+                self._graph.delete()
+        self._graph = self._db.select_graph(self.graph_name)
+
+    def close(self) -> None:
+        try:
+            self._db.connection.close()
+        except Exception:  # noqa: BLE001 - closing must not raise
+            log.debug("closing FalkorDB connection failed", exc_info=True)
+
+
+class Neo4jStore:
+    """Neo4j 5 through the official driver, with managed transactions only."""
+
+    backend = "neo4j"
+
+    def __init__(self, uri: str, user: str, password: str, database: str,
+                 catalog: CypherCatalog) -> None:
+        import neo4j
+
+        self._neo4j = neo4j
+        self.catalog = catalog
+        self.database = database
+        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+
+    @contextmanager
+    def _translate(self, name: str) -> Iterator[None]:
+        exc_mod = self._neo4j.exceptions
+        try:
+            yield
+        except (exc_mod.ServiceUnavailable, exc_mod.SessionExpired) as exc:
+            raise GraphUnavailable(f"Neo4j unavailable while running {name!r}: {exc}") from exc
+        except exc_mod.ConstraintError as exc:
+            raise Conflict(f"{name}: {exc.message}") from exc
+        except exc_mod.AuthError as exc:
+            raise GraphUnavailable(f"Neo4j refused the credentials: {exc.message}") from exc
+        except exc_mod.Neo4jError as exc:
+            raise QueryError(f"{name}: {exc.message}") from exc
+        except exc_mod.DriverError as exc:
+            raise GraphUnavailable(f"Neo4j driver error while running {name!r}: {exc}") from exc
+
+    def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
+        routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
+        with self._translate(name):
+            records, _, _ = self._driver.execute_query(
+                self.catalog[name].text, dict(params), database_=self.database, routing_=routing
+            )
+        return [record.data() for record in records]
+
+    def read(self, name: str, **params: Any) -> list[Row]:
+        return self._run(name, params, read_only=True)
+
+    def write(self, name: str, **params: Any) -> list[Row]:
+        return self._run(name, params, read_only=False)
+
+    def explain(self, name: str) -> None:
+        text = self.catalog[name].text
+        with self._translate(name):
+            self._driver.execute_query(f"EXPLAIN {text}", database_=self.database)
+
+    def init_schema(self) -> None:
+        for name in sorted(n for n in self.catalog if n.startswith("schema/")):
+            for statement in self.catalog[name].statements():
+                with self._translate(name):
+                    self._driver.execute_query(statement, database_=self.database)
+
+    def ping(self) -> None:
+        with self._translate("ping"):
+            self._driver.verify_connectivity()
+
+    def clear(self) -> None:
+        # CALL … IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
+        with self._translate("clear"), self._driver.session(database=self.database) as session:
+            session.run(self.catalog["admin/clear_graph"].text).consume()
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+def open_store(settings: Settings, *, start_embedded: bool = True) -> GraphStore:
+    """Connect to the configured store, starting the embedded server if that is the target.
+
+    Raises:
+        GraphUnavailable: the store cannot be reached.
+    """
+    target: GraphTarget = settings.target()
+    catalog = CypherCatalog.load(settings.cypher_dir, target.backend)
+    if target.backend == "neo4j":
+        return Neo4jStore(target.uri, target.user, target.password, target.database, catalog)
+    host, port = target.host, target.port
+    if target.embedded:
+        from ..server import EmbeddedServer
+
+        server = EmbeddedServer(settings.data_dir, settings.embedded_port)
+        status = server.start() if start_embedded else server.status()
+        if status is None:
+            raise GraphUnavailable(
+                f"no embedded server is running for {settings.data_dir}; run 'interestgraph server start'"
+            )
+        port = status.port
+    return FalkorStore(host, port, target.graph, catalog, target.password or None)

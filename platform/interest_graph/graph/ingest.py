@@ -1,0 +1,68 @@
+"""Writes of ingestion: items, and batches of events applied exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .driver import GraphStore
+
+
+@dataclass(frozen=True)
+class GraphCounts:
+    """Totals in the graph, for load summaries."""
+
+    users: int
+    items: int
+    categories: int
+    edges: int
+    edge_events: int
+    events: int
+    revenue: float
+    weight: float
+
+
+class IngestRepository:
+    """Exactly-once application of event batches and idempotent item upserts."""
+
+    QUERIES = ("ingest/find_known_events", "ingest/upsert_items", "ingest/apply_events",
+               "stats/count_graph")
+
+    def __init__(self, store: GraphStore) -> None:
+        store.catalog.require(*self.QUERIES)
+        self.store = store
+
+    def known_events(self, ids: Sequence[str]) -> set[str]:
+        """The subset of ``ids`` (hashed) already applied."""
+        if not ids:
+            return set()
+        return {row["id"] for row in self.store.read("ingest/find_known_events", ids=list(ids))}
+
+    def upsert_items(self, rows: Sequence[dict[str, Any]], now: float) -> None:
+        if rows:
+            self.store.write("ingest/upsert_items", rows=list(rows), now=now)
+
+    def apply_events(self, ids: Sequence[str], users: Sequence[dict[str, Any]],
+                     items: Sequence[str], pairs: Sequence[dict[str, Any]], *,
+                     now: float, half_life: float) -> bool:
+        """Apply one batch atomically. False if some id was already applied (nothing changed)."""
+        rows = self.store.write(
+            "ingest/apply_events", ids=list(ids), users=list(users), items=list(items),
+            pairs=list(pairs), now=now, half_life=half_life,
+        )
+        if rows:
+            return True
+        if pairs:
+            return False
+        # Without pairs the query returns no row either way: the markers tell what happened.
+        return len(self.known_events(ids)) == len(ids)
+
+    def counts(self) -> GraphCounts:
+        row = self.store.read("stats/count_graph")[0]
+        return GraphCounts(
+            users=int(row["users"]), items=int(row["items"]), categories=int(row["categories"]),
+            edges=int(row["edges"]), edge_events=int(row["edge_events"] or 0),
+            events=int(row["events"]), revenue=float(row["revenue"] or 0.0),
+            weight=float(row["weight"] or 0.0),
+        )

@@ -1,0 +1,285 @@
+"""Batched, exactly-once ingestion of events and items into the graph.
+
+The reading thread validates, pseudonymises and batches; a writer thread applies each batch in one
+atomic guarded query (see ``cypher/ingest/apply_events.cypher``), so reading the next batch overlaps
+the database's work. An event counts once: its keyed-hash id is stored with the batch that applied
+it, in the same atomic write. A load killed at any point and run again therefore finishes the job
+without double counting.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph.ingest import IngestRepository
+from ..privacy import Pseudonymiser, text_hash
+from .records import EVENT_TYPES, Event, ItemRecord, RecordError
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS_KEPT = 1000
+MAX_USER_TEXT = 1000
+_CLASH_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event ready for the graph: hashed id, pseudonymised user."""
+
+    hid: str
+    user: str
+    item: str | None
+    type: str
+    ts: float
+    quantity: float
+    price: float | None
+    rating: float | None
+    text: str | None
+
+
+@dataclass
+class IngestSummary:
+    """What a load or an API batch did."""
+
+    events_read: int = 0
+    events_applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    items_upserted: int = 0
+    batches: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    errors: list[RecordError] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def add_error(self, error: RecordError) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events_read": self.events_read,
+            "events_applied": self.events_applied,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "items_upserted": self.items_upserted,
+            "skipped": dict(self.skipped),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def event_weight(event: PreparedEvent | Event, weights: Mapping[str, float]) -> float:
+    """The behaviour weight of one event; ratings and rated reviews scale by rating / 5."""
+    weight = weights.get(event.type, 1.0)
+    if event.rating is not None and event.type in ("rating", "review"):
+        weight *= event.rating / 5.0
+    return weight
+
+
+def aggregate_batch(
+    events: Sequence[PreparedEvent], weights: Mapping[str, float], half_life: float
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Fold a batch of new events into per-user rows, item ids and per-pair edge deltas.
+
+    The pair weight is ``sum_i w_i * 2^(-(last_ts - t_i) / half_life)`` as of the pair's newest
+    event in the batch, the form ``apply_events`` merges into the stored edge.
+    """
+    users: dict[str, dict[str, Any]] = {}
+    user_texts: dict[str, list[tuple[float, str]]] = {}
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+    items: dict[str, None] = {}
+    for ev in events:
+        u = users.get(ev.user)
+        if u is None:
+            u = users[ev.user] = {"id": ev.user, "first_ts": ev.ts, "last_ts": ev.ts, "events": 0,
+                                  "text": None}
+        u["events"] += 1
+        u["first_ts"] = min(u["first_ts"], ev.ts)
+        u["last_ts"] = max(u["last_ts"], ev.ts)
+        if ev.text and ev.type in ("review", "search"):
+            user_texts.setdefault(ev.user, []).append((ev.ts, ev.text))
+        if ev.item is None:
+            continue
+        items[ev.item] = None
+        key = (ev.user, ev.item)
+        p = pairs.get(key)
+        if p is None:
+            p = pairs[key] = {
+                "user": ev.user, "item": ev.item, "first_ts": ev.ts, "last_ts": ev.ts,
+                "weight": 0.0, "quantity": 0.0, "revenue": 0.0, "rating": None,
+                "rating_ts": None, "review": None, "_review_ts": None,
+                **{f"n_{t}": 0 for t in EVENT_TYPES},
+            }
+        w = event_weight(ev, weights)
+        if ev.ts > p["last_ts"]:
+            p["weight"] = p["weight"] * 2.0 ** (-(ev.ts - p["last_ts"]) / half_life) + w
+            p["last_ts"] = ev.ts
+        else:
+            p["weight"] += w * 2.0 ** (-(p["last_ts"] - ev.ts) / half_life)
+        p["first_ts"] = min(p["first_ts"], ev.ts)
+        p[f"n_{ev.type}"] += 1
+        amount = ev.quantity * (ev.price or 0.0)
+        if ev.type == "purchase":
+            p["quantity"] += ev.quantity
+            p["revenue"] += amount
+        elif ev.type == "return":
+            p["quantity"] -= ev.quantity
+            p["revenue"] -= amount
+        if ev.rating is not None and (p["rating_ts"] is None or ev.ts >= p["rating_ts"]):
+            p["rating"], p["rating_ts"] = ev.rating, ev.ts
+        if ev.type == "review" and ev.text and (p["_review_ts"] is None or ev.ts >= p["_review_ts"]):
+            p["review"], p["_review_ts"] = ev.text, ev.ts
+    for user_id, texts in user_texts.items():
+        texts.sort(reverse=True)
+        users[user_id]["text"] = " ".join(t for _, t in texts)[:MAX_USER_TEXT]
+    for p in pairs.values():
+        del p["_review_ts"]
+    return list(users.values()), list(items), list(pairs.values())
+
+
+def item_row(item: ItemRecord) -> dict[str, Any]:
+    return {
+        "id": item.item_id, "title": item.title, "description": item.description,
+        "price": item.price, "text_hash": text_hash(item.text), "categories": list(item.categories),
+    }
+
+
+class Ingestor:
+    """Turns records into graph writes. One instance per load or per API request."""
+
+    def __init__(
+        self,
+        repo: IngestRepository,
+        pseudonymiser: Pseudonymiser,
+        *,
+        batch_size: int = 5000,
+        weights: Mapping[str, float],
+        half_life: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repo = repo
+        self.pseudonymiser = pseudonymiser
+        self.batch_size = batch_size
+        self.weights = dict(weights)
+        self.half_life = half_life
+        self.clock = clock
+
+    def prepare(self, event: Event) -> PreparedEvent:
+        return PreparedEvent(
+            self.pseudonymiser.event(event.event_id), self.pseudonymiser.user(event.user_id),
+            event.item_id, event.type, event.ts, event.quantity, event.price, event.rating,
+            event.text,
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write_items(self, items: dict[str, ItemRecord], summary: IngestSummary) -> None:
+        self.repo.upsert_items([item_row(i) for i in items.values()], self.clock())
+        summary.items_upserted += len(items)
+
+    def _write_events(self, batch: list[PreparedEvent], summary: IngestSummary) -> None:
+        unique: dict[str, PreparedEvent] = {}
+        for ev in batch:
+            if ev.hid in unique:
+                summary.duplicates += 1
+            else:
+                unique[ev.hid] = ev
+        for _ in range(_CLASH_RETRIES):
+            known = self.repo.known_events(list(unique))
+            fresh = [ev for hid, ev in unique.items() if hid not in known]
+            if not fresh:
+                summary.duplicates += len(unique)
+                return
+            users, items, pairs = aggregate_batch(fresh, self.weights, self.half_life)
+            if self.repo.apply_events([ev.hid for ev in fresh], users, items, pairs,
+                                      now=self.clock(), half_life=self.half_life):
+                summary.duplicates += len(unique) - len(fresh)
+                summary.events_applied += len(fresh)
+                summary.batches += 1
+                return
+            log.info("batch raced with another writer; re-checking which events are new")
+        raise RuntimeError("could not apply a batch: it kept clashing with concurrent writers")
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        records: Iterable[Event | ItemRecord | RecordError],
+        *,
+        progress: Callable[[int], None] | None = None,
+        pipelined: bool = True,
+    ) -> IngestSummary:
+        """Ingest a stream of records; returns the summary (errors for rejected records)."""
+        summary = IngestSummary()
+        started = time.perf_counter()
+        work: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def apply(kind: str, payload: Any) -> None:
+            if kind == "items":
+                self._write_items(payload, summary)
+            else:
+                self._write_events(payload, summary)
+                if progress is not None:
+                    progress(len(payload))
+
+        def writer() -> None:
+            while (task := work.get()) is not None:
+                if failure:
+                    continue  # drain: the reader stops at its next put
+                try:
+                    apply(*task)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                    failure.append(exc)
+
+        thread = threading.Thread(target=writer, name="ingest-writer", daemon=True)
+        if pipelined:
+            thread.start()
+
+        def submit(kind: str, payload: Any) -> None:
+            if failure:
+                raise failure[0]
+            if pipelined:
+                work.put((kind, payload))
+            else:
+                apply(kind, payload)
+
+        items: dict[str, ItemRecord] = {}
+        batch: list[PreparedEvent] = []
+        try:
+            for record in records:
+                if isinstance(record, Event):
+                    summary.events_read += 1
+                    batch.append(self.prepare(record))
+                    if len(batch) >= self.batch_size:
+                        if items:
+                            submit("items", items)
+                            items = {}
+                        submit("events", batch)
+                        batch = []
+                elif isinstance(record, ItemRecord):
+                    items[record.item_id] = record
+                    if len(items) >= self.batch_size:
+                        submit("items", items)
+                        items = {}
+                else:
+                    summary.add_error(record)
+            if items:
+                submit("items", items)
+            if batch:
+                submit("events", batch)
+        finally:
+            if pipelined:
+                work.put(None)
+                thread.join()
+        if failure:
+            raise failure[0]
+        summary.elapsed_s = time.perf_counter() - started
+        return summary

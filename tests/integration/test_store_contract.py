@@ -1,0 +1,92 @@
+"""The store contract: the same tests run on FalkorDB and (with NEO4J_URI) on Neo4j."""
+
+from __future__ import annotations
+
+import pytest
+
+from interest_graph.errors import GraphUnavailable, QueryError
+from interest_graph.graph import GraphStore
+from interest_graph.graph.driver import FalkorStore
+from interest_graph.graph.ingest import IngestRepository
+from interest_graph.ingest.ingestor import Ingestor
+from interest_graph.ingest.records import Event, ItemRecord
+from interest_graph.privacy import Pseudonymiser
+from interest_graph.settings import DEFAULT_WEIGHTS
+
+pytestmark = pytest.mark.integration
+DAY = 86400.0
+
+
+def ingestor(store: GraphStore, batch_size: int = 3) -> Ingestor:
+    return Ingestor(IngestRepository(store), Pseudonymiser("contract"), batch_size=batch_size,
+                    weights=DEFAULT_WEIGHTS, half_life=30 * DAY, clock=lambda: 1e9)
+
+
+def events() -> list[Event | ItemRecord]:
+    return [
+        ItemRecord("lamp", "Red lamp", "A lamp", 10.0, ("Home", "Light")),
+        Event("1", "alice", "lamp", "view", 1e9),
+        Event("2", "alice", "lamp", "purchase", 1e9 + 30 * DAY, 2.0, 10.0),
+        Event("3", "bob", "lamp", "cart", 1e9),
+        Event("4", "bob", "mug", "purchase", 1e9, 1.0, 4.0),
+        Event("5", "alice", None, "search", 1e9, text="blue lamp"),
+        Event("6", "bob", "mug", "return", 1e9 + DAY, 1.0, 4.0),
+        Event("7", "bob", "mug", "review", 1e9 + 2 * DAY, rating=4.0, text="Nice mug"),
+    ]
+
+
+def test_every_catalog_query_is_valid(store: GraphStore) -> None:
+    for name in store.catalog:
+        if name.startswith("schema/") or name.startswith("admin/"):
+            continue
+        store.explain(name)
+
+
+def test_ingest_builds_the_graph_model(store: GraphStore) -> None:
+    summary = ingestor(store).run(events())
+    assert (summary.events_applied, summary.duplicates, summary.rejected) == (7, 0, 0)
+    counts = IngestRepository(store).counts()
+    assert (counts.users, counts.items, counts.categories, counts.edges) == (2, 2, 2, 3)
+    assert counts.events == 7 and counts.edge_events == 6
+    assert counts.revenue == pytest.approx(20.0)
+
+
+def test_replay_counts_once(store: GraphStore) -> None:
+    ingestor(store).run(events())
+    before = IngestRepository(store).counts()
+    replay = ingestor(store, batch_size=2).run(events())
+    assert replay.events_applied == 0 and replay.duplicates == 7
+    assert IngestRepository(store).counts() == before
+
+
+def test_batch_guard_refuses_already_applied_ids(store: GraphStore) -> None:
+    repo = IngestRepository(store)
+    user = {"id": "u1", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "text": None}
+    pair = {"user": "u1", "item": "i1", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
+            "n_view": 1, "n_click": 0, "n_search": 0, "n_wishlist": 0, "n_cart": 0,
+            "n_purchase": 0, "n_return": 0, "n_review": 0, "n_rating": 0, "quantity": 0.0,
+            "revenue": 0.0, "rating": None, "rating_ts": None, "review": None}
+    assert repo.apply_events(["a"], [user], ["i1"], [pair], now=1.0, half_life=DAY)
+    assert not repo.apply_events(["b", "a"], [user], ["i1"], [pair], now=1.0, half_life=DAY)
+    counts = repo.counts()
+    assert counts.events == 1 and counts.edge_events == 1, "a refused batch must change nothing"
+    assert repo.known_events(["a", "b"]) == {"a"}
+
+
+def test_items_upsert_replaces_categories(store: GraphStore) -> None:
+    repo = IngestRepository(store)
+    row = {"id": "x", "title": "T", "description": "", "price": None, "text_hash": "h1",
+           "categories": ["A", "B"]}
+    repo.upsert_items([row], now=1.0)
+    repo.upsert_items([{**row, "categories": ["B", "C"], "text_hash": "h2"}], now=2.0)
+    assert repo.counts().categories == 3
+    rows = store.read("stats/item_categories", item=row["id"])
+    assert sorted(r["name"] for r in rows) == ["B", "C"]
+
+
+def test_errors_are_translated(store: GraphStore) -> None:
+    with pytest.raises(QueryError):
+        store.write("ingest/apply_events", ids=["x"])  # missing parameters
+    if isinstance(store, FalkorStore):
+        with pytest.raises(GraphUnavailable):
+            FalkorStore("127.0.0.1", 1, "g", store.catalog).ping()

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from interest_graph.errors import DatasetError
+from interest_graph.ingest.datasets import open_dataset, product_type, read_dataset
+from interest_graph.ingest.records import Event, ItemRecord, RecordError
+
+BAD_CSV = """event_id,user_id,item_id,type,timestamp,price
+e1,alice,sku1,purchase,2024-01-01T00:00:00,2.5
+e2,bob,sku2,view,not-a-date,
+e3,carol,,cart,2024-01-02T00:00:00,
+e4,dave,sku1,teleport,2024-01-03T00:00:00,
+e5,erin,sku2,view,1704067200,
+"""
+
+
+def test_generic_csv_reports_each_bad_row_by_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "events.csv").write_text(BAD_CSV)
+    (tmp_path / "items.csv").write_text("item_id,title,categories\nsku1,Red lamp,Home|Light\n")
+    data = read_dataset(tmp_path)
+    assert [e.event_id for e in data.events] == ["e1", "e5"]
+    assert [(e.record, e.field) for e in data.errors] == [(3, "timestamp"), (4, "item_id"), (5, "type")]
+    assert "teleport" in str(data.errors[2])
+    assert data.items["sku1"].categories == ("Home", "Light")
+
+
+def test_generic_jsonl_with_broken_lines(tmp_path: Path) -> None:
+    path = tmp_path / "clicks.jsonl"
+    path.write_text(
+        '{"event_id": 1, "user_id": "a", "item_id": "x", "type": "click", "timestamp": 1704067200}\n'
+        "{not json\n"
+        "[1, 2]\n"
+        '{"event_id": 2, "user_id": "a", "type": "search", "timestamp": 1704067200, "text": "lamp"}\n'
+    )
+    records = list(open_dataset(path).records())
+    assert [type(r) for r in records] == [Event, RecordError, RecordError, Event]
+    assert records[1].record == 2 and records[1].field == "json"
+
+
+def test_unknown_names_and_file_types_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="neither a dataset name"):
+        open_dataset("no-such-dataset")
+    (tmp_path / "events.parquet").write_text("x")
+    with pytest.raises(DatasetError, match="unsupported file type"):
+        open_dataset(tmp_path / "events.parquet")
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [("WHITE HANGING HEART T-LIGHT HOLDER", "HOLDER"), ("SET 7 BABUSHKA NESTING BOXES", "BOX"),
+     ("PACK OF 12 PINK PAISLEY TISSUES ", "TISSUE"), ("GLASS", "GLASS"), ("?", None)],
+)
+def test_product_type_is_the_head_noun(description: str, expected: str | None) -> None:
+    assert product_type(description) == expected
+
+
+def test_online_retail_reader_on_the_real_file(shared_datasets: Path) -> None:
+    reader = open_dataset("online-retail", shared_datasets)
+    records = list(itertools.islice(reader.records(), 3000))
+    events = [r for r in records if isinstance(r, Event)]
+    items = [r for r in records if isinstance(r, ItemRecord)]
+    assert events and items and not [r for r in records if isinstance(r, RecordError)]
+    assert {e.type for e in events} <= {"purchase", "return"}
+    assert all(e.quantity > 0 and e.user_id.isdigit() for e in events)
+    assert events[0].event_id == "or:536365:85123A:1" and items[0].categories == ("HOLDER",)
+    assert reader.skipped["no_customer_id"] > 0
+    assert len({e.event_id for e in events}) == len(events)
+
+
+def test_movielens_reader_keeps_ratings_and_genres(shared_datasets: Path) -> None:
+    data = read_dataset("ml-100k", shared_datasets)
+    assert len(data.events) == 100_000 and len(data.items) == 1682 and not data.errors
+    assert data.items["1"].title == "Toy Story (1995)"
+    assert data.items["1"].categories == ("Animation", "Children's", "Comedy")
+    ratings = [e.rating for e in data.events]
+    assert sum(r == 5.0 for r in ratings) == 21_201
