@@ -9,7 +9,8 @@ Prints one JSON object as its last line:
   event hashing, de-duplication against the graph, batching, atomic guarded writes).
 * ``raw_store_eps``: the same ``ingest/apply_events`` UNWIND queries with their parameters
   prepared in advance, timed alone (the store's ceiling).
-* ``naive_eps``: one MERGE query per event (on the first ``--naive-events`` events).
+* ``naive_eps``: the same job one query per event, as a naive integration writes it: skip a
+  known event id, else mark it and MERGE user, item and edge (first ``--naive-events`` events).
 * ``load_eps``: ``interestgraph load`` end to end, CSV parsing included.
 
 Every phase uses a fresh graph in a throw-away embedded server.
@@ -67,14 +68,14 @@ def main() -> None:
             batches = []
             for start in range(0, n, settings.batch_size):
                 chunk = prepared[start : start + settings.batch_size]
-                users, items, pairs = aggregate_batch(chunk, settings.weights, settings.half_life_s)
-                batches.append(([e.hid for e in chunk], users, items, pairs))
+                users, pairs = aggregate_batch(chunk, settings.weights, settings.half_life_s)
+                batches.append(([e.hid for e in chunk], users, pairs))
             item_rows = [item_row(i) for i in data.items.values()]
             started = time.perf_counter()
             repo.upsert_items(item_rows, now=1.0)
-            for ids, users, items, pairs in batches:
-                store.write("ingest/apply_events", ids=ids, users=users, items=items, pairs=pairs,
-                            now=1.0, half_life=settings.half_life_s)
+            for ids, users, pairs in batches:
+                store.write("ingest/apply_events", ids=ids, users=users, pairs=pairs, now=1.0,
+                            half_life=settings.half_life_s)
             raw_s = time.perf_counter() - started
 
             # -- naive: one query per event ----------------------------------------------
@@ -82,8 +83,8 @@ def main() -> None:
             sample = [e for e in prepared if e.item is not None][: args.naive_events]
             started = time.perf_counter()
             for ev in sample:
-                store.write("bench/naive_apply_event", user=ev.user, item=ev.item, ts=ev.ts,
-                            weight=5.0)
+                store.write("bench/naive_apply_event", id=ev.hid, user=ev.user, item=ev.item,
+                            ts=ev.ts, weight=5.0, now=1.0)
             naive_s = time.perf_counter() - started
 
             # -- end to end from the file ------------------------------------------------

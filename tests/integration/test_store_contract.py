@@ -63,11 +63,9 @@ def test_batch_guard_refuses_already_applied_ids(store: GraphStore) -> None:
     repo = IngestRepository(store)
     user = {"id": "u1", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "text": None}
     pair = {"user": "u1", "item": "i1", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
-            "n_view": 1, "n_click": 0, "n_search": 0, "n_wishlist": 0, "n_cart": 0,
-            "n_purchase": 0, "n_return": 0, "n_review": 0, "n_rating": 0, "quantity": 0.0,
-            "revenue": 0.0, "rating": None, "rating_ts": None, "review": None}
-    assert repo.apply_events(["a"], [user], ["i1"], [pair], now=1.0, half_life=DAY)
-    assert not repo.apply_events(["b", "a"], [user], ["i1"], [pair], now=1.0, half_life=DAY)
+            "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0], "quantity": 0.0, "revenue": 0.0}
+    assert repo.apply_events(["a"], [user], [pair], now=1.0, half_life=DAY)
+    assert not repo.apply_events(["b", "a"], [user], [pair], now=1.0, half_life=DAY)
     counts = repo.counts()
     assert counts.events == 1 and counts.edge_events == 1, "a refused batch must change nothing"
     assert repo.known_events(["a", "b"]) == {"a"}
@@ -90,3 +88,16 @@ def test_errors_are_translated(store: GraphStore) -> None:
     if isinstance(store, FalkorStore):
         with pytest.raises(GraphUnavailable):
             FalkorStore("127.0.0.1", 1, "g", store.catalog).ping()
+
+
+@pytest.mark.parametrize(
+    "title",
+    ['He said "title": no', "back\\slash\\", "tab\tnew\nline", "£ é 漢 😀", "ctrl\x01char",
+     "cr\rlf", "{\"a\":1}", "'single' `tick`"],
+)
+def test_text_round_trips_exactly(store: GraphStore, title: str) -> None:
+    repo = IngestRepository(store)
+    repo.upsert_items([{"id": "t", "title": title, "description": title, "price": 1.5,
+                        "text_hash": "h", "categories": [title]}], now=1.0)
+    (row,) = store.read("stats/item_text", item="t")
+    assert (row["title"], row["description"], row["categories"]) == (title, title, [title])

@@ -21,28 +21,52 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
-_JSON_KEY = re.compile(r'(?<=[{,])"([A-Za-z_][A-Za-z0-9_]*)":')
-_BARE_KEY = r"\1:"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _map_keys(value: Any, keys: set[str]) -> None:
+    if isinstance(value, dict):
+        keys.update(value)
+        for item in value.values():
+            if isinstance(item, (dict, list)):
+                _map_keys(item, keys)
+    elif isinstance(value, list) and value:
+        if all(isinstance(v, dict) for v in value):
+            keys.update(*value)
+            nested = [v for row in value for v in row.values() if isinstance(v, (dict, list))]
+            if nested:
+                _map_keys(nested, keys)
+        else:
+            for item in value:
+                if isinstance(item, (dict, list)):
+                    _map_keys(item, keys)
 
 
 def cypher_params_header(params: Mapping[str, Any]) -> str | None:
     """A ``CYPHER name=value …`` prefix built with the C JSON encoder, or None to fall back.
 
-    Cypher map literals are JSON with bare keys. Inside a JSON string every quote is escaped, so a
-    quote preceded by ``{`` or ``,`` always opens a key and the regex cannot touch string values.
-    FalkorDB does not decode ``\\uXXXX`` escapes, so text that needs them (control characters)
-    and non-finite numbers use the client's own, slower encoder.
+    A Cypher map literal is JSON with bare keys. In JSON only a key is a quoted string followed by
+    ``:`` (quotes inside strings are escaped), so replacing ``"key":`` by ``key:`` for each map key
+    cannot touch string values. FalkorDB does not decode ``\\uXXXX`` escapes, so text that needs
+    them (control characters) and non-finite numbers use the client's own, slower encoder.
     """
+    keys: set[str] = set()
+    _map_keys(dict(params), keys)
+    if not all(_IDENTIFIER.fullmatch(k) for k in keys):
+        return None
     parts = ["CYPHER"]
-    for key, value in params.items():
+    for name, value in params.items():
         try:
             literal = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
             return None
         if "\\u" in literal or "\\r" in literal:
             return None
-        parts.append(key + "=" + _JSON_KEY.sub(_BARE_KEY, literal))
+        if isinstance(value, (dict, list)):
+            for key in keys:
+                literal = literal.replace(f'"{key}":', f"{key}:")
+        parts.append(f"{name}={literal}")
     return " ".join(parts) + " "
 
 

@@ -44,12 +44,11 @@ class IngestRepository:
             self.store.write("ingest/upsert_items", rows=list(rows), now=now)
 
     def apply_events(self, ids: Sequence[str], users: Sequence[dict[str, Any]],
-                     items: Sequence[str], pairs: Sequence[dict[str, Any]], *,
-                     now: float, half_life: float) -> bool:
+                     pairs: Sequence[dict[str, Any]], *, now: float, half_life: float) -> bool:
         """Apply one batch atomically. False if some id was already applied (nothing changed)."""
         rows = self.store.write(
-            "ingest/apply_events", ids=list(ids), users=list(users), items=list(items),
-            pairs=list(pairs), now=now, half_life=half_life,
+            "ingest/apply_events", ids=list(ids), users=list(users), pairs=list(pairs),
+            now=now, half_life=half_life,
         )
         if rows:
             return True

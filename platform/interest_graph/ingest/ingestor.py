@@ -85,29 +85,37 @@ def event_weight(event: PreparedEvent | Event, weights: Mapping[str, float]) -> 
 
 def aggregate_batch(
     events: Sequence[PreparedEvent], weights: Mapping[str, float], half_life: float
-) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
-    """Fold a batch of new events into per-user rows, item ids and per-pair edge deltas.
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Fold a batch of new events into per-user rows and per-pair edge deltas.
+
+    A user row carries the distinct purchase days (epoch day numbers) and net revenue of the batch:
+    the customer-value model needs purchase occasions, which the per-pair edges do not keep.
 
     The pair weight is ``sum_i w_i * 2^(-(last_ts - t_i) / half_life)`` as of the pair's newest
-    event in the batch, the form ``apply_events`` merges into the stored edge.
+    event in the batch, the form ``apply_events`` merges into the stored edge. A pair's ``counts``
+    lists its events per type in :data:`EVENT_TYPES` order; keys whose value is None are left out
+    (Cypher reads a missing key as null).
     """
     users: dict[str, dict[str, Any]] = {}
     user_texts: dict[str, list[tuple[float, str]]] = {}
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
-    items: dict[str, None] = {}
     for ev in events:
         u = users.get(ev.user)
         if u is None:
             u = users[ev.user] = {"id": ev.user, "first_ts": ev.ts, "last_ts": ev.ts, "events": 0,
-                                  "text": None}
+                                  "text": None, "days": set(), "revenue": 0.0}
         u["events"] += 1
+        if ev.type == "purchase":
+            u["days"].add(int(ev.ts // 86400))
+            u["revenue"] += ev.quantity * (ev.price or 0.0)
+        elif ev.type == "return":
+            u["revenue"] -= ev.quantity * (ev.price or 0.0)
         u["first_ts"] = min(u["first_ts"], ev.ts)
         u["last_ts"] = max(u["last_ts"], ev.ts)
         if ev.text and ev.type in ("review", "search"):
             user_texts.setdefault(ev.user, []).append((ev.ts, ev.text))
         if ev.item is None:
             continue
-        items[ev.item] = None
         key = (ev.user, ev.item)
         p = pairs.get(key)
         if p is None:
@@ -139,9 +147,17 @@ def aggregate_batch(
     for user_id, texts in user_texts.items():
         texts.sort(reverse=True)
         users[user_id]["text"] = " ".join(t for _, t in texts)[:MAX_USER_TEXT]
+    rows = []
     for p in pairs.values():
-        del p["_review_ts"]
-    return list(users.values()), list(items), list(pairs.values())
+        row = {k: v for k, v in p.items() if v is not None and not k.startswith(("n_", "_"))}
+        # Counts travel as one list in EVENT_TYPES order: a quarter of the bytes of named keys.
+        row["counts"] = [p[f"n_{t}"] for t in EVENT_TYPES]
+        rows.append(row)
+    for u in users.values():
+        u["days"] = sorted(u["days"])
+        if u["text"] is None:
+            del u["text"]
+    return list(users.values()), rows
 
 
 def item_row(item: ItemRecord) -> dict[str, Any]:
@@ -197,8 +213,8 @@ class Ingestor:
             if not fresh:
                 summary.duplicates += len(unique)
                 return
-            users, items, pairs = aggregate_batch(fresh, self.weights, self.half_life)
-            if self.repo.apply_events([ev.hid for ev in fresh], users, items, pairs,
+            users, pairs = aggregate_batch(fresh, self.weights, self.half_life)
+            if self.repo.apply_events([ev.hid for ev in fresh], users, pairs,
                                       now=self.clock(), half_life=self.half_life):
                 summary.duplicates += len(unique) - len(fresh)
                 summary.events_applied += len(fresh)
