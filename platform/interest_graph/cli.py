@@ -215,6 +215,52 @@ def load(ctx: click.Context, source: str, batch_size: int | None, rejects: Path 
 
 
 @main.command()
+@click.option("--full", "kind", flag_value="full", help="Retrain and rescore everything.")
+@click.option("--incremental", "kind", flag_value="incremental", default=True,
+              help="Rescore only what changed since the last refresh (default).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the task and show its progress.")
+@click.option("--timeout", type=float, default=3600.0, show_default=True,
+              help="Seconds to wait with --wait.")
+@click.option("--json", "as_json", is_flag=True, help="End with the task result as JSON.")
+@click.pass_context
+def refresh(ctx: click.Context, kind: str, wait: bool, timeout: float, as_json: bool) -> None:
+    """Enqueue a refresh for the workers (start one with 'interestgraph worker')."""
+    import time
+
+    from .tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
+
+    client = TaskClient(_settings(ctx))
+    try:
+        task_id = client.send(REFRESH_FULL if kind == "full" else REFRESH_INCREMENTAL)
+        click.echo(f"{kind} refresh queued: task {task_id}")
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            state = client.state(task_id)
+            line = f"  {state.state.lower()}: {state.stage or ''} {'' if state.percent is None else f'{state.percent:.0f}%'}"
+            if line != last:
+                click.echo(line.rstrip())
+                last = line
+            if state.done:
+                break
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"task {task_id} still {state.state} after {timeout:.0f}s")
+            time.sleep(0.5)
+    finally:
+        client.close()
+    if state.error:
+        raise click.ClickException(f"refresh failed: {state.error}")
+    result = state.result or {}
+    stages = result.get("stages") or {}
+    if stages:
+        click.echo("stage timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@main.command()
 @click.argument("source", default="online-retail")
 @click.pass_context
 def demo(ctx: click.Context, source: str) -> None:

@@ -71,10 +71,25 @@ class Settings:
     api_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
     top_k: int = 20
     device: str | None = None
+    refresh_lock_ttl_s: int = 600
+    incremental_every_s: float = 60.0
+    full_refresh_hour: int = 2
+    segment_history: int = 30
+    train_epochs: int = 36
+    gcn_weight: float = 0.8
+    ease_l2: float = 100.0
+    seed: int = 0
+    encoder: str = "minilm"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"{PREFIX}BATCH_SIZE must be at least 1, got {self.batch_size}")
+        if self.encoder not in ("minilm", "hashing"):
+            raise ConfigError(f"{PREFIX}ENCODER must be minilm or hashing, got {self.encoder!r}")
+        if not 0.0 <= self.gcn_weight <= 1.0:
+            raise ConfigError(f"{PREFIX}GCN_WEIGHT must be in [0, 1], got {self.gcn_weight}")
+        if not 0 <= self.full_refresh_hour <= 23:
+            raise ConfigError(f"{PREFIX}FULL_REFRESH_HOUR must be 0-23, got {self.full_refresh_hour}")
         if self.half_life_days <= 0:
             raise ConfigError(f"{PREFIX}HALF_LIFE_DAYS must be positive, got {self.half_life_days}")
         self.target()  # fail at start-up on a malformed URI
@@ -102,6 +117,7 @@ class Settings:
             ("SECRET", "secret"),
             ("GRAPH_NAME", "graph_name"),
             ("DEVICE", "device"),
+            ("ENCODER", "encoder"),
         ):
             if (v := get(name)) is not None:
                 kwargs[key] = v
@@ -110,11 +126,21 @@ class Settings:
             if (v := get(name)) is not None:
                 kwargs[key] = v
         for name, key in (("BATCH_SIZE", "batch_size"), ("READ_PAGE_SIZE", "read_page_size"),
-                          ("EMBEDDED_PORT", "embedded_port"), ("TOP_K", "top_k")):
+                          ("EMBEDDED_PORT", "embedded_port"), ("TOP_K", "top_k"),
+                          ("REFRESH_LOCK_TTL", "refresh_lock_ttl_s"),
+                          ("FULL_REFRESH_HOUR", "full_refresh_hour"),
+                          ("SEGMENT_HISTORY", "segment_history"),
+                          ("TRAIN_EPOCHS", "train_epochs"), ("SEED", "seed")):
             if (v := get(name)) is not None:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:
             kwargs["half_life_days"] = _float("HALF_LIFE_DAYS", v)
+        if (v := get("GCN_WEIGHT")) is not None:
+            kwargs["gcn_weight"] = _float("GCN_WEIGHT", v)
+        if (v := get("EASE_L2")) is not None:
+            kwargs["ease_l2"] = _float("EASE_L2", v)
+        if (v := get("INCREMENTAL_EVERY")) is not None:
+            kwargs["incremental_every_s"] = _float("INCREMENTAL_EVERY", v)
         if (v := get("PSEUDONYMISE")) is not None:
             kwargs["pseudonymise"] = _bool("PSEUDONYMISE", v)
         if (v := get("WEIGHTS")) is not None:
@@ -163,6 +189,26 @@ class Settings:
             f"{PREFIX}GRAPH_URI: unsupported scheme {scheme!r} "
             "(use falkordb://host:port/graph, neo4j:// or bolt://, or leave unset for embedded)"
         )
+
+    def broker(self) -> str:
+        """The Celery broker URL: the setting, else the embedded server's Redis (started if needed)."""
+        if self.broker_url:
+            return self.broker_url
+        from .server import EmbeddedServer
+
+        status = EmbeddedServer(self.data_dir, self.embedded_port).start()
+        return f"{status.redis_url}/1"
+
+    def backend(self) -> str:
+        """The Celery result backend URL (default: the broker's server, database 2)."""
+        if self.result_backend:
+            return self.result_backend
+        broker = self.broker()
+        return broker.rsplit("/", 1)[0] + "/2" if broker.startswith("redis") else broker
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def half_life_s(self) -> float:

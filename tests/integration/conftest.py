@@ -74,11 +74,12 @@ def falkor_store(embedded_settings: Settings) -> Iterator[GraphStore]:
     store = open_store(embedded_settings)
     store.clear()
     store.init_schema()
+    assert not store.read("stats/user_ids"), "clean_graph must start from an empty graph"
     yield store
     store.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli_env(embedded_settings: Settings) -> dict[str, str]:
     """Environment for running the real ``interestgraph`` command against the session server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTERESTGRAPH_")}

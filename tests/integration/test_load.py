@@ -55,6 +55,7 @@ def test_sigkill_mid_load_then_rerun_equals_one_clean_load(
     clean = comparable(repo.counts())
     falkor_store.clear()
     falkor_store.init_schema()
+    assert repo.counts().events == 0
 
     proc = subprocess.Popen([*CLI, "load", "ml-100k", "--batch-size", "500"], env=cli_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,0 +1,67 @@
+"""Enqueue worker tasks by name and read their state — without importing the workers (or torch).
+
+The API and the CLI use this module; the task names are the workers' public contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .settings import Settings
+
+REFRESH_FULL = "interest.refresh.full"
+REFRESH_INCREMENTAL = "interest.refresh.incremental"
+TASK_NAMES = (REFRESH_FULL, REFRESH_INCREMENTAL)
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """What a client may know about a task."""
+
+    id: str
+    state: str
+    stage: str | None
+    percent: float | None
+    result: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("SUCCESS", "FAILURE", "REVOKED")
+
+
+class TaskClient:
+    """A Celery client bound to the configured broker (no worker code is imported)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from celery import Celery
+
+        self._app = Celery("interest_graph_client", broker=settings.broker(),
+                           backend=settings.backend(), set_as_current=False)
+        self._app.conf.update(result_extended=True, broker_connection_retry_on_startup=True,
+                              task_default_queue="interest")
+
+    def send(self, name: str, **kwargs: Any) -> str:
+        if name not in TASK_NAMES:
+            raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASK_NAMES)}")
+        return str(self._app.send_task(name, kwargs=kwargs).id)
+
+    def state(self, task_id: str) -> TaskState:
+        result = self._app.AsyncResult(task_id)
+        info = result.info
+        stage = percent = None
+        payload: dict[str, Any] | None = None
+        error: str | None = None
+        if result.state == "FAILURE":
+            error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
+        elif isinstance(info, dict):
+            stage = info.get("stage")
+            percent = info.get("percent")
+            if result.state == "SUCCESS":
+                payload = info
+                stage, percent = "done", 100.0
+        return TaskState(task_id, result.state, stage, percent, payload, error)
+
+    def close(self) -> None:
+        self._app.close()

@@ -1,0 +1,173 @@
+"""The refresh through a real Celery worker process and the real embedded server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interest_graph.graph import GraphStore
+from interest_graph.ingest.datasets import open_dataset
+from interest_graph.ingest.records import Event, ItemRecord
+from interest_graph.privacy import Pseudonymiser
+from interest_graph.settings import Settings
+from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CLI = [sys.executable, "-m", "interest_graph.cli"]
+
+
+def worker_env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
+            "INTERESTGRAPH_REFRESH_LOCK_TTL": "5", "INTERESTGRAPH_TOP_K": "10"}
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def slice_file(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """The first 12,000 records of Online Retail in the generic format."""
+    folder = tmp_path_factory.mktemp("slice")
+    reader = open_dataset("online-retail", shared_datasets)
+    events, items = [], []
+    for record in itertools.islice(reader.records(), 12000):
+        if isinstance(record, Event):
+            events.append({"event_id": record.event_id, "user_id": record.user_id,
+                           "item_id": record.item_id, "type": record.type,
+                           "timestamp": record.ts, "quantity": record.quantity,
+                           "price": record.price})
+        elif isinstance(record, ItemRecord):
+            items.append({"item_id": record.item_id, "title": record.title,
+                          "categories": list(record.categories), "price": record.price})
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def worker(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[dict[str, Any]]:
+    env = worker_env(cli_env)
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = start_worker(env, log)
+    state = {"proc": proc, "env": env, "log": log}
+    yield state
+    state["proc"].terminate()
+    try:
+        state["proc"].wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        state["proc"].kill()
+
+
+@pytest.fixture(scope="module")
+def client(embedded_settings: Settings) -> Iterator[TaskClient]:
+    tasks = TaskClient(embedded_settings)
+    yield tasks
+    tasks.close()
+
+
+def wait(client: TaskClient, task_id: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.state(task_id)
+        if state.done:
+            assert state.state == "SUCCESS", state.error
+            return state.result or {}
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} did not finish in {timeout}s")
+
+
+def recs(store: GraphStore, user: str) -> list[tuple[str, int, str]]:
+    return [(r["item"], r["rank"], r["reason"])
+            for r in store.read("users/get_recommendations", user=user, k=50)]
+
+
+def test_full_then_incremental_refresh(falkor_store: GraphStore, cli_env: dict[str, str],
+                                       slice_file: Path, worker: dict[str, Any],
+                                       client: TaskClient) -> None:
+    subprocess.run([*CLI, "load", str(slice_file)], env=cli_env, check=True, capture_output=True)
+    report = wait(client, client.send(REFRESH_FULL))
+    assert report["status"] == "active" and report["segments"] >= 2
+    assert set(report["stages"]) >= {"pull", "features", "train", "score", "segment", "activate"}
+
+    summary = falkor_store.read("stats/refresh_summary")[0]
+    users = falkor_store.read("stats/count_graph")[0]["users"]
+    assert summary["version"] == report["version"]
+    assert summary["users_embedded"] == users and summary["items_embedded"] > 0
+    assert summary["segmented_users"] == users == summary["memberships"] == summary["segment_members"]
+    assert summary["interests"] >= users * 5 and summary["similar"] > 0
+    assert summary["category_interests"] > 0 and summary["users_valued"] > users / 2
+    assert falkor_store.read("stats/bought_recommended")[0]["n"] == 0
+    segments = falkor_store.read("stats/segments")
+    assert all(s["label"] and s["size"] > 0 for s in segments)
+
+    # A second full refresh with unchanged text encodes nothing.
+    again = wait(client, client.send(REFRESH_FULL))
+    assert again["texts_encoded"] == 0 and again["version"] != report["version"]
+
+    # New purchases for two users → only they (and their neighbourhood) change.
+    p = Pseudonymiser("test-secret")
+    everyone = [r["id"] for r in falkor_store.read("stats/user_ids")]
+    lines = (slice_file / "events.jsonl").read_text().splitlines()
+    raw_ids = list(dict.fromkeys(json.loads(line)["user_id"] for line in lines))
+    raw_a, raw_b = raw_ids[0], raw_ids[1]
+    a, b = p.user(raw_a), p.user(raw_b)
+    others = [u for u in everyone if u not in (a, b)][:40]
+    before = {u: recs(falkor_store, u) for u in [a, b, *others]}
+    targets = [r[0] for r in before[a][:3]]
+    new = slice_file.parent / "new.jsonl"
+    new.write_text("".join(json.dumps({
+        "event_id": f"new-{n}", "user_id": raw, "item_id": item, "type": "purchase",
+        "timestamp": 1323000000 + n, "quantity": 1, "price": 2.0})
+        + "\n" for n, (raw, item) in enumerate([(raw_a, t) for t in targets] + [(raw_b, targets[0])])))
+    subprocess.run([*CLI, "load", str(new)], env=cli_env, check=True, capture_output=True)
+    result = wait(client, client.send(REFRESH_INCREMENTAL))
+    assert result["status"] == "updated" and result["users"] == 2
+    after_a = recs(falkor_store, a)
+    assert after_a and not set(targets) & {r[0] for r in after_a}, "bought items leave the recs"
+    assert recs(falkor_store, b) != before[b]
+    assert all(recs(falkor_store, u) == before[u] for u in others), "untouched users keep theirs"
+    # Nothing new: returns at once.
+    assert wait(client, client.send(REFRESH_INCREMENTAL))["status"] == "noop"
+
+
+def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
+        falkor_store: GraphStore, cli_env: dict[str, str], slice_file: Path,
+        worker: dict[str, Any], client: TaskClient) -> None:
+    subprocess.run([*CLI, "load", str(slice_file)], env=cli_env, check=True, capture_output=True)
+    first = wait(client, client.send(REFRESH_FULL))
+    user = falkor_store.read("stats/user_ids")[0]["id"]
+    served = recs(falkor_store, user)
+    summary = falkor_store.read("stats/refresh_summary")[0]
+
+    task_id = client.send(REFRESH_FULL)
+    deadline = time.monotonic() + 120
+    while client.state(task_id).stage not in ("train", "score", "value", "segment", "write"):
+        assert time.monotonic() < deadline, "the refresh never reached training"
+        time.sleep(0.05)
+    os.kill(worker["proc"].pid, signal.SIGKILL)
+    worker["proc"].wait()
+    # Readers still see the previous complete refresh, unchanged.
+    assert falkor_store.read("stats/refresh_summary")[0] == summary
+    assert recs(falkor_store, user) == served
+
+    worker["proc"] = start_worker(worker["env"], worker["log"])
+    time.sleep(6)  # the dead worker's lock expires (REFRESH_LOCK_TTL=5)
+    second = wait(client, client.send(REFRESH_FULL))
+    assert second["status"] == "active" and second["version"] != first["version"]
+    after = falkor_store.read("stats/refresh_summary")[0]
+    assert after["version"] == second["version"]
+    assert after["segmented_users"] == summary["segmented_users"]

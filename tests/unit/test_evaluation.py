@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from interest_workers.pipelines import baselines
+from interest_workers.pipelines.evaluation import (
+    Targets,
+    evaluate_scorer,
+    index_targets,
+    run_benchmark,
+    temporal_split,
+)
+from interest_workers.pipelines.features import HashingEncoder
+from interest_workers.pipelines.graph_build import Interaction, build_graph
+from interest_workers.pipelines.scores import EmbeddingScorer
+
+from .conftest import DAY, ITEM_CATEGORIES, ITEM_TEXTS, PAIRS, Ev
+
+
+def test_temporal_split_holds_out_latest_items_per_user() -> None:
+    events = [Ev("u", f"i{k}", "purchase", k * DAY) for k in range(10)]
+    events += [Ev("u", "i0", "purchase", 20 * DAY), Ev("short", "i1", "view", 0.0)]
+    train, held = temporal_split(events, holdout=0.2, min_items=5)
+    assert held == {"u": ["i8", "i9"]}
+    assert {e.item_id for e in train if e.user_id == "u"} == {f"i{k}" for k in range(8)}
+    assert any(e.user_id == "short" for e in train)
+    with pytest.raises(ValueError, match="holdout"):
+        temporal_split(events, holdout=1.5)
+
+
+def test_metrics_on_a_hand_computed_ranking() -> None:
+    items = np.eye(4, dtype=np.float32)
+    users = np.array([[4.0, 3.0, 2.0, 1.0]], np.float32)
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0]], np.float32))
+    # Ranking after excluding item 0: 1, 2, 3. Targets 2 (rank 2) and 3 (rank 3, cold).
+    targets = Targets(np.array([0]), [np.array([2, 3])], np.array([False, False, False, True]))
+    m = evaluate_scorer(EmbeddingScorer(users, items), train, targets, k=2, hit_k=1)
+    assert m["recall@2"] == pytest.approx(0.5)
+    assert m["ndcg@2"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+    assert m["hit@1"] == 0.0
+    assert m["coverage"] == pytest.approx(0.5)
+    assert m["cold_recall@2"] == 0.0
+    none_cold = Targets(np.array([0]), [np.array([1])], np.zeros(4, bool))
+    m2 = evaluate_scorer(EmbeddingScorer(users, items), train, none_cold, k=2, hit_k=1)
+    assert m2["recall@2"] == 1.0 and m2["hit@1"] == 1.0 and m2["cold_recall@2"] is None
+
+
+def test_baselines_rank_cluster_items_first(tiny_graph) -> None:
+    x = tiny_graph.to_csr(binary=True)
+    u1 = np.array([tiny_graph.users.index("u1")])
+    tea3, gar1 = tiny_graph.items.index("tea3"), tiny_graph.items.index("gar1")
+    for model in (baselines.ItemKNN(k=3), baselines.EASE(l2=1.0)):
+        s = model.fit(tiny_graph).score(u1)[0]
+        assert s[tea3] > s[gar1], type(model).__name__
+    pop = baselines.Popularity().fit(tiny_graph).score(u1)[0]
+    assert pop[tiny_graph.items.index("new")] == 0 and pop[tea3] == 2
+    for model in (baselines.BPRMF(epochs=3, batch_size=4), baselines.LightGCNBaseline(epochs=3, batch_size=4)):
+        assert model.fit(tiny_graph).score(u1).shape == (1, 7)
+    g = build_graph([Interaction(u, i, 1.0, 0.0) for u, i in PAIRS], item_ids=list(ITEM_TEXTS))
+    t = index_targets(g, {"u1": ["tea3", "unknown"], "nobody": ["tea1"]})
+    assert t.users.tolist() == [0] and t.items[0].tolist() == [g.items.index("tea3")]
+
+
+class _Item:
+    def __init__(self, text: str, categories: tuple[str, ...]) -> None:
+        self.text = text
+        self.categories = categories
+
+
+def _synthetic_events(seed: int = 0) -> list[Ev]:
+    rng = np.random.default_rng(seed)
+    events = []
+    for u in range(30):
+        cluster = ["tea1", "tea2", "tea3"] if u % 2 == 0 else ["gar1", "gar2", "gar3"]
+        pool = cluster + ["tea1", "gar1"]
+        for k, item in enumerate(rng.permutation(pool)[:5]):
+            events.append(Ev(f"u{u}", str(item), "purchase", (u + k * 40) * DAY))
+        if u % 2 == 0 and u < 10:
+            events.append(Ev(f"u{u}", "new", "purchase", 400 * DAY))
+    return events
+
+
+def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
+    items = {i: _Item(t, ITEM_CATEGORIES[i]) for i, t in ITEM_TEXTS.items()}
+    kwargs = dict(
+        seed=1, holdout=0.3, min_items=3, half_life_days=90.0,
+        ours_params={"epochs": 4, "embedding_dim": 8, "l2_grid": (10.0,), "gcn_weights": (0.5, 1.0)},
+    )
+    first = run_benchmark(_synthetic_events(), items, HashingEncoder(16), **kwargs)
+    second = run_benchmark(_synthetic_events(), items, HashingEncoder(16), **kwargs)
+    assert set(first["methods"]) == {"ours", "popularity", "itemknn", "ease", "bpr_mf", "lightgcn"}
+    assert first["info"]["cold_test_pairs"] > 0
+    for name, m in first["methods"].items():
+        for key in ("recall@20", "ndcg@20", "hit@10", "coverage"):
+            assert 0.0 <= m[key] <= 1.0
+            assert m[key] == pytest.approx(second["methods"][name][key], abs=1e-6)
+    # Only 7 items, so every list holds every item: all cold targets are "found".
+    assert all(m["cold_recall@20"] == 1.0 for m in first["methods"].values())
+    assert first["methods"]["ours"]["chosen"]["gcn_weight"] in (0.5, 1.0)
+    with pytest.raises(ValueError, match="valid: ours"):
+        run_benchmark(_synthetic_events(), items, HashingEncoder(16), methods=["nope"])

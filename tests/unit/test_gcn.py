@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from interest_workers.pipelines.features import build_node_features
+from interest_workers.pipelines.gcn import (
+    TextGCN,
+    bipartite_edges,
+    embed,
+    embed_inductive,
+    load_model,
+    normalized_adjacency,
+    save_model,
+    seed_everything,
+    train_gcn,
+    TrainedModel,
+)
+from interest_workers.pipelines.graph_build import Interaction, build_graph
+
+from .conftest import ITEM_TEXTS, PAIRS
+
+
+def _fit(tiny_graph, encoder, *, seed: int = 0, mode: str = "full", epochs: int = 30):
+    feats = build_node_features(tiny_graph, ITEM_TEXTS, encoder)
+    seed_everything(seed)
+    model = TextGCN(tiny_graph.num_users, tiny_graph.num_items, encoder.dim, embedding_dim=16)
+    res = train_gcn(
+        model, tiny_graph, feats.user_x, feats.item_x, epochs=epochs, lr=0.05, batch_size=4,
+        seed=seed, mode=mode, device="cpu",
+    )
+    return model, feats, res
+
+
+def test_forward_shapes_and_isolated_nodes_keep_input(tiny_graph, encoder) -> None:
+    feats = build_node_features(tiny_graph, ITEM_TEXTS, encoder)
+    model = TextGCN(tiny_graph.num_users, tiny_graph.num_items, encoder.dim, embedding_dim=8)
+    assert "TextGCN(users=6, items=7" in repr(model)
+    n = tiny_graph.num_users + tiny_graph.num_items
+    adj = normalized_adjacency(
+        bipartite_edges(tiny_graph.edge_index, 6), torch.cat([tiny_graph.edge_weight] * 2), n
+    )
+    ux, ix = torch.from_numpy(feats.user_x), torch.from_numpy(feats.item_x)
+    z = model.get_embedding(adj, ux, ix)
+    assert z.shape == (13, 8)
+    h0 = model.node_input(ux, ix)
+    new = 6 + tiny_graph.items.index("new")
+    assert torch.allclose(z[new], h0[new])  # no edges: layer-0 embedding all the way
+    scores = model(adj, ux, ix, torch.tensor([[0, 1], [0, 6]]))
+    assert scores.shape == (2,)
+    loss = model.recommendation_loss(scores[:1], scores[1:])
+    assert loss.ndim == 0 and loss.item() > 0
+    before = model.user_embedding.weight.clone()
+    model.reset_parameters()
+    assert not torch.allclose(before, model.user_embedding.weight)
+
+
+def test_training_learns_the_two_clusters(tiny_graph, encoder) -> None:
+    model, feats, res = _fit(tiny_graph, encoder)
+    assert res.history[-1][1] < res.history[0][1]
+    ue, ie = embed(model, tiny_graph, feats.user_x, feats.item_x, device="cpu")
+    u1 = tiny_graph.users.index("u1")
+    tea = [tiny_graph.items.index(i) for i in ("tea1", "tea2", "tea3")]
+    gar = [tiny_graph.items.index(i) for i in ("gar1", "gar2", "gar3")]
+    s = ue[u1] @ ie.T
+    assert s[tea].min() > s[gar].max()
+    # The cold item (no edges) is embedded from its tea-ish text: closer to tea users.
+    new = tiny_graph.items.index("new")
+    u4 = tiny_graph.users.index("u4")
+    assert float(ue[u1] @ ie[new]) > float(ue[u4] @ ie[new])
+
+
+def test_same_seed_same_result_and_early_stopping(tiny_graph, encoder) -> None:
+    m1, f, _ = _fit(tiny_graph, encoder, seed=3, epochs=6)
+    m2, _, _ = _fit(tiny_graph, encoder, seed=3, epochs=6)
+    m3, _, _ = _fit(tiny_graph, encoder, seed=4, epochs=6)
+    e1 = embed(m1, tiny_graph, f.user_x, f.item_x)[0]
+    assert torch.allclose(e1, embed(m2, tiny_graph, f.user_x, f.item_x)[0], atol=1e-6)
+    assert not torch.allclose(e1, embed(m3, tiny_graph, f.user_x, f.item_x)[0], atol=1e-3)
+    calls = iter([0.5, 0.4, 0.3, 0.2, 0.1, 0.0, 0.0, 0.0])
+    model = TextGCN(6, 7, encoder.dim, embedding_dim=8)
+    res = train_gcn(
+        model, tiny_graph, f.user_x, f.item_x, epochs=50, eval_every=1, patience=2,
+        validation=lambda u, i: next(calls),
+    )
+    assert res.best_epoch == 1 and res.epochs == 3
+
+
+def test_minibatch_mode_trains(tiny_graph, encoder) -> None:
+    model, feats, res = _fit(tiny_graph, encoder, mode="minibatch", epochs=20)
+    assert res.history[-1][1] < res.history[0][1]
+    with pytest.raises(ValueError, match="full, minibatch"):
+        train_gcn(model, tiny_graph, feats.user_x, feats.item_x, mode="magic")
+
+
+def test_save_load_and_inductive_embedding(tiny_graph, encoder, tmp_path: Path) -> None:
+    model, feats, _ = _fit(tiny_graph, encoder, epochs=10)
+    trained = TrainedModel(model, tiny_graph, feats.user_x, feats.item_x, "textgcn-test-1",
+                           encoder_name=encoder.name)
+    path = tmp_path / "m.pt"
+    save_model(trained, path)
+    loaded = load_model(path, device="cpu")
+    assert loaded.version == "textgcn-test-1" and loaded.graph.users == tiny_graph.users
+    ue, ie = trained.embeddings("cpu")
+    lue, lie = loaded.embeddings("cpu")
+    assert torch.allclose(ue, lue) and torch.allclose(ie, lie)
+    # A new user who bought two garden items, and a brand new garden item.
+    texts = {**ITEM_TEXTS, "gar9": "garden tool hose"}
+    rows = [Interaction(u, i, 1.0, 0.0) for u, i in PAIRS]
+    rows += [Interaction("u9", "gar1", 1.0, 0.0), Interaction("u9", "gar2", 1.0, 0.0)]
+    g2 = build_graph(rows, item_ids=[*tiny_graph.items.ids, "gar9"], user_ids=tiny_graph.users.ids)
+    f2 = build_node_features(g2, texts, encoder)
+    ue2, ie2 = embed_inductive(loaded, g2, f2.user_x, f2.item_x, device="cpu")
+    assert ue2.shape == (7, 16) and ie2.shape == (8, 16)
+    u9 = g2.users.index("u9")
+    gar = [g2.items.index(i) for i in ("gar1", "gar2", "gar3")]
+    tea = [g2.items.index(i) for i in ("tea1", "tea2", "tea3")]
+    s = ue2[u9] @ ie2.T
+    assert s[gar].mean() > s[tea].mean()
+    with pytest.raises(ValueError, match="width"):
+        embed_inductive(loaded, g2, np.zeros((7, 5), np.float32), np.zeros((8, 5), np.float32))
+    (tmp_path / "junk.pt").write_bytes(b"")
+    torch.save({"format": 99}, tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="checkpoint"):
+        load_model(tmp_path / "junk.pt")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from interest_workers.pipelines.scores import (
+    BlendScorer,
+    EmbeddingScorer,
+    category_matrix,
+    category_scores,
+    recommend,
+    similar_items,
+    top_k_items,
+)
+
+# 2 users, 4 items in 2-d: items 0,1 point "east", items 2,3 "north".
+ITEMS = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], np.float32)
+USERS = np.array([[1.0, 0.2], [0.0, 1.0]], np.float32)
+HISTORY = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 1]], np.float32))
+
+
+def test_top_k_excludes_history_by_default_and_is_configurable() -> None:
+    scorer = EmbeddingScorer(USERS, ITEMS)
+    top = top_k_items(scorer, 2, exclude=HISTORY)
+    assert top.items.tolist() == [[1, 3], [2, 1]]
+    assert np.allclose(top.scores[0], [0.92, 0.28])
+    kept = top_k_items(scorer, 2, users=np.array([0, 1]))
+    assert kept.items.tolist() == [[0, 1], [2, 3]]
+    # More slots than eligible items: padded with -1.
+    padded = top_k_items(scorer, 4, exclude=sp.csr_matrix(np.ones((2, 4)) - np.eye(2, 4)))
+    assert padded.items[0].tolist() == [0, -1, -1, -1]
+    with pytest.raises(ValueError, match="k must be"):
+        top_k_items(scorer, 0, exclude=HISTORY)
+
+
+def test_recommend_gives_reason_item_and_shared_category() -> None:
+    cats = [("East",), ("East", "Warm"), ("North",), ("North",)]
+    rec = recommend(USERS, ITEMS, HISTORY, k=2, item_categories=cats)
+    assert rec.items.tolist() == [[1, 3], [2, 1]]
+    # User 0 interacted only with item 0, so every reason is item 0.
+    assert rec.reason_items[0].tolist() == [0, 0]
+    assert rec.reason_similarity[0, 0] > 0.99
+    assert rec.reason_categories[0] == ["East", None]
+    assert rec.reason_categories[1] == ["North", None]
+    incl = recommend(USERS, ITEMS, HISTORY, k=1, exclude_interacted=False)
+    assert incl.items[:, 0].tolist() == [0, 2]
+
+
+def test_category_scores_and_similar_items() -> None:
+    m, names = category_matrix([("East",), ("East",), ("North",), ("North",)])
+    assert names == ["East", "North"] and m.shape == (4, 2)
+    cs = category_scores(USERS, ITEMS, m)
+    assert cs.shape == (2, 2)
+    assert cs[0, 0] > cs[0, 1] and cs[1, 1] > cs[1, 0]
+    assert ((cs >= 0) & (cs <= 1)).all()
+    sim = similar_items(ITEMS, k=1)
+    assert sim.items[:, 0].tolist() == [1, 0, 3, 2]
+
+
+def test_blend_scorer_standardises_components() -> None:
+    a = EmbeddingScorer(USERS, ITEMS)
+    b = EmbeddingScorer(USERS * 1000.0, ITEMS[::-1].copy())
+    only_a = BlendScorer([a, b], [1.0, 0.0]).score(np.array([0]))
+    s = a.score(np.array([0]))
+    assert np.allclose(only_a, (s - s.mean()) / s.std(), atol=1e-5)
+    both = BlendScorer([a, b], [0.5, 0.5]).score(np.array([0, 1]))
+    assert both.shape == (2, 4)
+    with pytest.raises(ValueError):
+        BlendScorer([a], [0.5, 0.5])

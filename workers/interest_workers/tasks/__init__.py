@@ -1,0 +1,1 @@
+"""Celery tasks: thin wrappers that lock, report progress and call :mod:`interest_workers.refresh`."""

@@ -1,0 +1,91 @@
+"""Refresh tasks: ``interest.refresh.full`` and ``interest.refresh.incremental``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from celery import Task, shared_task
+
+from interest_graph.errors import GraphUnavailable
+
+from .. import refresh, resources
+
+log = logging.getLogger(__name__)
+
+FULL_LOCK = "interestgraph:lock:refresh:full"
+INCREMENTAL_LOCK = "interestgraph:lock:refresh:incremental"
+
+
+@contextmanager
+def held_lock(name: str, ttl: int) -> Iterator[bool]:
+    """A Redis lock with expiry, kept alive by a heartbeat while the holder works.
+
+    Yields False when another worker holds it. If this worker dies, the heartbeat stops and the
+    lock expires after ``ttl`` seconds, so a later refresh can run.
+    """
+    client = redis.Redis.from_url(resources.settings().broker())
+    lock = client.lock(name, timeout=ttl, blocking=False)
+    if not lock.acquire():
+        client.close()
+        yield False
+        return
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(ttl / 3):
+            try:
+                lock.extend(ttl, replace_ttl=True)
+            except redis.exceptions.RedisError:
+                log.warning("could not extend lock %s", name, exc_info=True)
+
+    beat = threading.Thread(target=heartbeat, name=f"lock-{name}", daemon=True)
+    beat.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        beat.join()
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("lock %s expired before the work finished", name)
+        client.close()
+
+
+@shared_task(name="interest.refresh.full", bind=True, autoretry_for=(GraphUnavailable,),
+             retry_backoff=True, retry_backoff_max=300, max_retries=5, acks_late=True)
+def refresh_full(self: Task) -> dict[str, Any]:
+    """Train, score everything and segment; one at a time (a lock with expiry)."""
+    settings = resources.settings()
+    with held_lock(FULL_LOCK, settings.refresh_lock_ttl_s) as acquired:
+        if not acquired:
+            return {"status": "skipped", "reason": "a full refresh is already running"}
+
+        def progress(stage: str, percent: float) -> None:
+            self.update_state(state="PROGRESS", meta={"stage": stage, "percent": round(percent, 1)})
+
+        report = refresh.run_full(resources.refresh_repository(), settings, resources.encoder(),
+                                  progress)
+        return report.as_dict()
+
+
+@shared_task(name="interest.refresh.incremental", bind=True, autoretry_for=(GraphUnavailable,),
+             retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True)
+def refresh_incremental(self: Task) -> dict[str, Any]:
+    """Re-score what changed since the watermark with the saved model; returns at once if nothing."""
+    settings = resources.settings()
+    with held_lock(INCREMENTAL_LOCK, settings.refresh_lock_ttl_s) as acquired:
+        if not acquired:
+            return {"status": "skipped", "reason": "an incremental refresh is already running"}
+
+        def progress(stage: str, percent: float) -> None:
+            self.update_state(state="PROGRESS", meta={"stage": stage, "percent": round(percent, 1)})
+
+        return refresh.run_incremental(
+            resources.refresh_repository(), settings, resources.encoder(),
+            lambda path: resources.cached_model(path, refresh.load_artefacts), progress)
