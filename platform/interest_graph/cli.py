@@ -262,14 +262,78 @@ def refresh(ctx: click.Context, kind: str, wait: bool, timeout: float, as_json: 
 
 @main.command()
 @click.argument("source", default="online-retail")
+@click.option("--users", "n_users", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Users whose top interests the report shows.")
 @click.pass_context
-def demo(ctx: click.Context, source: str) -> None:
-    """The main job on the embedded default: start the server, load a dataset, show the graph."""
+def demo(ctx: click.Context, source: str, n_users: int) -> None:
+    """The main job on the embedded default: start the server, load a dataset, run a full refresh
+    through a real worker, and report segments, interests with reasons and stage timings."""
+    import subprocess
+    import time
+
+    from .graph import open_store
+    from .tasks import REFRESH_FULL, TaskClient
+
     settings = _settings(ctx)
     if settings.target().embedded:
         ctx.invoke(server_start)
     ctx.invoke(load, source=source, batch_size=None, rejects=None, as_json=False)
-    ctx.invoke(stats, as_json=False)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "demo-worker.log"
+    click.echo(f"starting a worker (log: {log_path})")
+    with log_path.open("ab") as log_file:
+        worker = subprocess.Popen([sys.executable, "-m", "interest_graph.cli", "worker",
+                                   "--pool", "solo"], stdout=log_file, stderr=subprocess.STDOUT)
+    client = TaskClient(settings)
+    try:
+        task_id = client.send(REFRESH_FULL)
+        click.echo(f"full refresh queued: task {task_id}")
+        started, last = time.monotonic(), None
+        while True:
+            state = client.state(task_id)
+            line = f"  {state.stage or state.state.lower()} {'' if state.percent is None else f'{state.percent:.0f}%'}"
+            if line != last:
+                click.echo(f"{line.rstrip()}  ({time.monotonic() - started:.0f}s)")
+                last = line
+            if state.done:
+                break
+            if worker.poll() is not None:
+                raise click.ClickException(f"the worker exited; see {log_path}")
+            time.sleep(0.5)
+    finally:
+        client.close()
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    if state.error:
+        raise click.ClickException(f"refresh failed: {state.error}")
+    report = state.result or {}
+    click.echo(f"\nrefresh {report.get('version')}: {report.get('users', 0):,} users, "
+               f"{report.get('items', 0):,} items, {report.get('texts_encoded', 0):,} texts encoded "
+               f"on {report.get('device')}")
+    click.echo("stage timings: " + ", ".join(
+        f"{k} {v:.1f}s" for k, v in (report.get("stages") or {}).items()))
+    store = open_store(settings)
+    try:
+        segments = store.read("stats/segments")
+        click.echo(f"\n{len(segments)} segments (silhouette "
+                   f"{segments[0]['silhouette']:.2f}):" if segments else "\nno segments")
+        for seg in segments:
+            value = seg.get("avg_expected_value")
+            extra = f", avg expected 90-day value {value:,.0f}" if value is not None else ""
+            click.echo(f"  {seg['size']:>6,}  {seg['label']}{extra}")
+        for user in store.read("stats/sample_users", limit=n_users):
+            churn = user.get("churn_risk")
+            click.echo(f"\nuser {user['id']} ({user['events']} events; segment "
+                       f"'{user['segment']}'; tier {user.get('tier') or '-'}"
+                       + (f"; churn risk {churn:.0%}" if churn is not None else "") + ")")
+            for rec in store.read("users/get_recommendations", user=user["id"], k=5):
+                click.echo(f"  {rec['rank']:>2}. {rec['title'] or rec['item']}  "
+                           f"[{rec['score']:.2f}] — {rec['reason']}")
+    finally:
+        store.close()
 
 
 def run() -> None:  # pragma: no cover - console entry point
