@@ -336,6 +336,130 @@ def demo(ctx: click.Context, source: str, n_users: int) -> None:
         store.close()
 
 
+# -- API (appended: serve, up) ---------------------------------------------------------------
+
+
+def _require_keys_or_dev(settings: Settings, dev: bool) -> None:
+    if not settings.api_keys and not dev:
+        raise click.ClickException(
+            "no API keys configured: set INTERESTGRAPH_API_KEYS (e.g. 'k1:read,k2:read+write'), "
+            "or pass --dev to allow anonymous access on this machine")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="gunicorn worker processes (each opens its own graph connection).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads per gunicorn worker.")
+@click.option("--dev", is_flag=True,
+              help="Flask's development server; anonymous access when no API keys are set.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int,
+          dev: bool) -> None:
+    """Serve the HTTP API: gunicorn in production, Flask's server with --dev."""
+    settings = _settings(ctx)
+    _require_keys_or_dev(settings, dev)
+    if settings.target().embedded:
+        from .server import EmbeddedServer
+
+        # Start it once here, not racing from every worker.
+        EmbeddedServer(settings.data_dir, settings.embedded_port).start()
+    if dev:
+        from .api import create_app
+
+        click.echo(f"development server on http://{host}:{port} (not for production)")
+        create_app(settings, allow_anonymous=True).run(host=host, port=port, threaded=True)
+        return
+    _gunicorn(settings, host, port, workers, threads)
+
+
+def _gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Api(BaseApplication):  # type: ignore[misc]
+        """gunicorn running ``create_app`` in each worker (no preload: one driver per process)."""
+
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                               "preload_app": False, "accesslog": None,
+                               "worker_class": "gthread" if threads > 1 else "sync",
+                               "timeout": 60, "graceful_timeout": 20}.items():
+                self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25: one per user
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self) -> Any:
+            from .api import create_app
+
+            return create_app(settings)
+
+    _Api().run()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--dev", is_flag=True, help="Allow anonymous API access when no keys are set.")
+@click.pass_context
+def up(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:
+    """Everything on one laptop: embedded server, a worker, the scheduler and the API.
+
+    Ctrl-C or SIGTERM stops them all.
+    """
+    import signal
+    import subprocess
+    import time
+
+    settings = _settings(ctx)
+    _require_keys_or_dev(settings, dev)
+    if settings.target().embedded:
+        ctx.invoke(server_start)
+    cli = [sys.executable, "-m", "interest_graph.cli"]
+    serve_cmd = [*cli, "serve", "--host", host, "--port", str(port), "--workers", str(workers)]
+    commands = {
+        "worker": [*cli, "worker", "--pool", "solo"],
+        "beat": [*cli, "beat"],
+        "api": [*serve_cmd, "--dev"] if dev else serve_cmd,
+    }
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command)
+            click.echo(f"started {name} (pid {children[name].pid})")
+        click.echo(f"API on http://{host}:{port} — Ctrl-C stops everything")
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    click.echo(f"{name} exited with status {child.returncode}; stopping", err=True)
+                    stopping = True
+                    break
+            time.sleep(0.5)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for name, child in children.items():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                click.echo(f"{name} did not stop in 30s; killing it", err=True)
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("stopped")
+
+
 def run() -> None:  # pragma: no cover - console entry point
     main(prog_name="interestgraph")
 

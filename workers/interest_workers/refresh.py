@@ -326,6 +326,30 @@ def score_users(graph: InteractionGraph, user_emb: torch.Tensor, item_emb: torch
     return interests, categories
 
 
+def replace_user_edges(base: InteractionGraph, users: list[str], interactions: list[Interaction],
+                       new_users: list[str], new_items: list[str]) -> InteractionGraph:
+    """``base`` with the edges of ``users`` replaced by ``interactions`` (vectorised).
+
+    Existing users and items keep their indices; new ones are appended, so the trained id
+    embeddings still line up.
+    """
+    user_map = IdMap([*base.users.ids, *new_users])
+    item_map = IdMap([*base.items.ids, *new_items])
+    touched = torch.from_numpy(user_map.to_index(users))
+    keep = ~torch.isin(base.edge_index[0], touched)
+    fresh = [r for r in interactions if r.weight > 0]
+    new_index = torch.tensor([[user_map.index(r.user_id) for r in fresh],
+                              [item_map.index(r.item_id) for r in fresh]], dtype=torch.long)
+    return InteractionGraph(
+        user_map, item_map,
+        torch.cat([base.edge_index[:, keep], new_index.reshape(2, -1)], dim=1),
+        torch.cat([base.edge_weight[keep], torch.tensor([r.weight for r in fresh],
+                                                        dtype=base.edge_weight.dtype)]),
+        torch.cat([base.edge_ts[keep], torch.tensor([r.last_ts for r in fresh],
+                                                    dtype=base.edge_ts.dtype)]),
+    )
+
+
 def _restrict_items(graph: InteractionGraph, num_items: int) -> InteractionGraph:
     """The graph without items at index ``num_items`` and above (items new since training)."""
     keep = graph.edge_index[1] < num_items
@@ -560,16 +584,9 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
     snap = Snapshot(pulled_at=mark)
     for row in rows:
         snap.add_user(row)
-    affected_set = set(snap.user_ids)
-    # The trained graph with the affected users' edges replaced by their current ones.
-    src, dst = base.edge_index
-    keep = [j for j, u in enumerate(src.tolist()) if base.users.ids[u] not in affected_set]
-    kept = [Interaction(base.users.ids[int(src[j])], base.items.ids[int(dst[j])],
-                        float(base.edge_weight[j]), float(base.edge_ts[j])) for j in keep]
     new_items = sorted({i.item_id for i in snap.interactions} - set(base.items.ids))
     new_users = [u for u in snap.user_ids if u not in base.users]
-    graph = build_graph([*kept, *snap.interactions], item_ids=[*base.items.ids, *new_items],
-                        user_ids=[*base.users.ids, *new_users])
+    graph = replace_user_edges(base, snap.user_ids, snap.interactions, new_users, new_items)
     progress("features", 30.0)
     item_x = np.zeros((graph.num_items, trained.item_x.shape[1]), np.float32)
     item_x[: base.num_items] = trained.item_x

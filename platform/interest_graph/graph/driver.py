@@ -142,11 +142,17 @@ class FalkorStore:
         query_params: dict[str, Any] | None = None
         if header is None:
             header, query_params = "", dict(params)
-        with self._translate(name):
-            if read_only:
-                result = self._graph.ro_query(header + text, query_params)
-            else:
-                result = self._graph.query(header + text, query_params)
+        try:
+            with self._translate(name):
+                if read_only:
+                    result = self._graph.ro_query(header + text, query_params)
+                else:
+                    result = self._graph.query(header + text, query_params)
+        except QueryError as exc:
+            # A graph that was never written has no key yet: reading it finds nothing.
+            if read_only and "empty key" in str(exc):
+                return []
+            raise
         header = [h[1] if isinstance(h, (list, tuple)) else h for h in (result.header or [])]
         header = [h.decode() if isinstance(h, bytes) else str(h) for h in header]
         return [dict(zip(header, (_plain(v) for v in row))) for row in result.result_set]

@@ -58,7 +58,10 @@ class IngestRepository:
         return len(self.known_events(ids)) == len(ids)
 
     def counts(self) -> GraphCounts:
-        row = self.store.read("stats/count_graph")[0]
+        rows = self.store.read("stats/count_graph")
+        if not rows:
+            return GraphCounts(0, 0, 0, 0, 0, 0, 0.0, 0.0)
+        row = rows[0]
         return GraphCounts(
             users=int(row["users"]), items=int(row["items"]), categories=int(row["categories"]),
             edges=int(row["edges"]), edge_events=int(row["edge_events"] or 0),

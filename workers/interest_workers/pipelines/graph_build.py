@@ -25,23 +25,15 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import Data
 
+from interest_graph.settings import DEFAULT_WEIGHTS
+
 from ..typing import FloatArray, IndexArray
 
 logger = logging.getLogger(__name__)
 
 #: Default behaviour weights (same table as the platform settings). ``rating`` is scaled by
 #: ``rating / 5``; ``return`` is negative so that a fully returned purchase nets out to zero.
-DEFAULT_BEHAVIOUR_WEIGHTS: Mapping[str, float] = {
-    "view": 1.0,
-    "click": 1.0,
-    "search": 1.0,
-    "wishlist": 2.0,
-    "cart": 3.0,
-    "purchase": 5.0,
-    "return": -5.0,
-    "review": 4.0,
-    "rating": 5.0,
-}
+DEFAULT_BEHAVIOUR_WEIGHTS: Mapping[str, float] = DEFAULT_WEIGHTS
 #: Event types whose ``text`` describes the user (and is encoded as user text).
 USER_TEXT_TYPES = frozenset({"review", "search"})
 

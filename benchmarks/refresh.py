@@ -1,0 +1,134 @@
+"""Refresh timings on UCI Online Retail through a real Celery worker, in one run.
+
+    python benchmarks/refresh.py [--dataset online-retail] [--trials 50] [--data-dir DIR]
+
+Loads the dataset into a throw-away embedded server (or ``--data-dir``), starts a worker process,
+then measures: a full refresh (wall time and per-stage seconds), a second full refresh (texts
+encoded must be 0: the text cache lives in the graph), and ``--trials`` incremental updates, each
+from "event ingested" to "the user's INTERESTED_IN edges show it" (the purchased item leaves the
+user's recommendations). Prints one JSON object as its last line:
+``{"dataset", "device", "full_refresh_s", "stages", "incremental_p95_s", "incremental_trials",
+"texts_encoded_second_full", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interest_graph.graph import open_store
+from interest_graph.graph.ingest import IngestRepository
+from interest_graph.ingest.loading import load_source, make_ingestor
+from interest_graph.ingest.records import Event
+from interest_graph.server import EmbeddedServer
+from interest_graph.settings import Settings
+from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
+
+
+def wait(client: TaskClient, task_id: str, timeout: float = 1800) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        state = client.state(task_id)
+        if state.done:
+            if state.state != "SUCCESS":
+                raise RuntimeError(f"task failed: {state.error}")
+            return state.result or {}, time.perf_counter() - started
+        time.sleep(0.05)
+    raise TimeoutError(task_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="online-retail")
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--data-dir", type=Path)
+    args = parser.parse_args()
+
+    tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="ig-refresh-")
+    data_dir = args.data_dir or Path(tmp.name)  # type: ignore[union-attr]
+    settings = Settings.from_env(data_dir=data_dir, graph_uri=None, broker_url=None,
+                                 result_backend=None, secret="benchmark-secret")
+    env = {**os.environ, "INTERESTGRAPH_DATA_DIR": str(data_dir),
+           "INTERESTGRAPH_SECRET": "benchmark-secret"}
+    for key in ("INTERESTGRAPH_GRAPH_URI", "INTERESTGRAPH_BROKER_URL", "INTERESTGRAPH_RESULT_BACKEND"):
+        env.pop(key, None)
+    EmbeddedServer(data_dir).start()
+    store = open_store(settings)
+    if IngestRepository(store).counts().events == 0:
+        load_source(settings, args.dataset, show_progress=False)
+    log = (data_dir / "bench-worker.log").open("ab")
+    worker = subprocess.Popen([sys.executable, "-m", "interest_graph.cli", "worker", "--pool", "solo"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    client = TaskClient(settings)
+    try:
+        first, first_s = wait(client, client.send(REFRESH_FULL))
+        second, second_s = wait(client, client.send(REFRESH_FULL))
+
+        # Incremental: a user buys one of their recommended items; time until it leaves their recs.
+        rng = random.Random(0)
+        users = [r["id"] for r in store.read("stats/user_ids")]
+        repo = IngestRepository(store)
+        ingestor = make_ingestor(settings.with_overrides(pseudonymise=False), repo)
+        latencies: list[float] = []
+        for trial in range(args.trials):
+            user = rng.choice(users)
+            recs = store.read("users/get_recommendations", user=user, k=5)
+            if not recs:
+                continue
+            item = recs[0]["item"]
+            started = time.perf_counter()
+            # The graph id is used as the raw id with pseudonymisation off: same user node.
+            ingestor.run([Event(f"bench-{trial}-{time.time_ns()}", user, item, "purchase",
+                                time.time(), 1.0, 1.0)], pipelined=False)
+            client.send(REFRESH_INCREMENTAL)
+            deadline = started + 60
+            while time.perf_counter() < deadline:
+                if item not in {r["item"] for r in store.read("users/get_recommendations",
+                                                               user=user, k=50)}:
+                    break
+                time.sleep(0.02)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        client.close()
+        worker.terminate()
+        worker.wait(timeout=60)
+        log.close()
+        store.close()
+        if tmp is not None:
+            EmbeddedServer(data_dir).stop()
+            tmp.cleanup()
+
+    lat = np.asarray(latencies)
+    result = {
+        "dataset": args.dataset,
+        "device": first.get("device", "cpu"),
+        "cpu_count": os.cpu_count(),
+        "full_refresh_s": round(first_s, 2),
+        "stages": {k: round(v, 2) for k, v in (first.get("stages") or {}).items()},
+        "users": first.get("users"),
+        "items": first.get("items"),
+        "segments": first.get("segments"),
+        "silhouette": first.get("silhouette"),
+        "texts_encoded_first_full": first.get("texts_encoded"),
+        "texts_encoded_second_full": second.get("texts_encoded"),
+        "second_full_refresh_s": round(second_s, 2),
+        "incremental_trials": int(lat.size),
+        "incremental_p50_s": round(float(np.percentile(lat, 50)), 3) if lat.size else None,
+        "incremental_p95_s": round(float(np.percentile(lat, 95)), 3) if lat.size else None,
+        "incremental_max_s": round(float(lat.max()), 3) if lat.size else None,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+// One user's node-level profile: activity, active segment and customer value. Read-only.
+// Zero rows for an unknown user. Used by the API for 404s, the fallback and /value.
+// $user: string (graph id, i.e. the pseudonymised user id)
+MATCH (u:User {id: $user})
+OPTIONAL MATCH (m:Meta {key: 'active_refresh'})
+RETURN u.id AS id, u.events AS events, u.first_ts AS first_ts, u.last_ts AS last_ts,
+       m.version AS version,
+       CASE WHEN m.version IS NOT NULL AND u.segment STARTS WITH m.version
+            THEN u.segment ELSE null END AS segment,
+       u.segment_label AS segment_label,
+       u.recency_days AS recency_days, u.frequency AS frequency, u.monetary AS monetary,
+       u.rfm_score AS rfm_score, u.value_tier AS tier,
+       u.expected_purchases AS expected_purchases, u.expected_value AS expected_value,
+       u.p_alive AS p_alive, u.churn_risk AS churn_risk

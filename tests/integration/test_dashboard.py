@@ -1,0 +1,215 @@
+"""The dashboard end to end: the real ``create_app``, a real embedded store with a refreshed Online Retail
+slice, and headless Chromium (Debian's ``chromium`` package driven by ``playwright``).
+
+The page must draw the segment map and a looked-up user's recommendations and neighbourhood
+graph without a single console error; the screenshot lands in ``test-artifacts/dashboard.png``.
+
+Chromium is never downloaded here: CI installs the Debian package (``apt-get install chromium``)
+and the ``playwright`` Python package; without either, this module is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interest_graph.graph import open_store
+from interest_graph.ingest.datasets import open_dataset
+from interest_graph.ingest.records import Event, ItemRecord
+from interest_graph.settings import REPO_ROOT, Settings
+from interest_graph.tasks import REFRESH_FULL, TaskClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CLI = [sys.executable, "-m", "interest_graph.cli"]
+API_KEY = "dashboard-test-key"
+SLICE_RECORDS = 12000
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package "
+                "(apt-get install -y chromium) to run the dashboard browser test",
+                allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright Python package is not installed (pip install playwright)")
+
+
+# -- a real store with one full refresh ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def refreshed(embedded_settings: Settings, cli_env: dict[str, str], shared_datasets: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A clean graph with the first 12,000 Online Retail records, fully refreshed by a real
+    worker process. Returns the raw (shop) id of the busiest customer in the slice."""
+    folder = tmp_path_factory.mktemp("dashboard-slice")
+    events, items = [], []
+    for record in itertools.islice(open_dataset("online-retail", shared_datasets).records(),
+                                   SLICE_RECORDS):
+        if isinstance(record, Event):
+            events.append({"event_id": record.event_id, "user_id": record.user_id,
+                           "item_id": record.item_id, "type": record.type,
+                           "timestamp": record.ts, "quantity": record.quantity,
+                           "price": record.price})
+        elif isinstance(record, ItemRecord):
+            items.append({"item_id": record.item_id, "title": record.title,
+                          "categories": list(record.categories), "price": record.price})
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+
+    store = open_store(embedded_settings)
+    store.clear()
+    store.init_schema()
+    store.close()
+    subprocess.run([*CLI, "load", str(folder)], env=cli_env, check=True, capture_output=True)
+
+    env = {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
+           "INTERESTGRAPH_TOP_K": "10"}
+    log = folder / "worker.log"
+    with log.open("ab") as out:
+        worker = subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    tasks = TaskClient(embedded_settings)
+    try:
+        task_id = tasks.send(REFRESH_FULL)
+        deadline = time.monotonic() + 400
+        while not (state := tasks.state(task_id)).done:
+            assert time.monotonic() < deadline, f"refresh did not finish: {log.read_text()[-2000:]}"
+            time.sleep(0.3)
+        assert state.state == "SUCCESS", state.error
+    finally:
+        tasks.close()
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    busiest = collections.Counter(e["user_id"] for e in events if e["type"] == "purchase")
+    return {"user": str(busiest.most_common(1)[0][0]), "report": state.result}
+
+
+# -- the app under test --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(embedded_settings: Settings, refreshed: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    from werkzeug.serving import make_server
+
+    from interest_graph.api import create_app
+
+    app = create_app(embedded_settings.with_overrides(api_keys={API_KEY: frozenset({"read"})}))
+    assert "dashboard" in app.blueprints, "create_app must register the dashboard blueprint"
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{httpd.server_port}"}
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Console:
+    """Every console error, uncaught page error and failed request of one page."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(
+            f"console: {m.text} @ {m.location.get('url')}"))
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"requestfailed: {r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.errors.append(
+            f"http {r.status}: {r.url}"))
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+def test_dashboard_draws_the_map_and_a_users_graph(server: dict[str, Any], browser: Any,
+                                                    refreshed: dict[str, Any]) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    console = Console(page)
+    page.goto(f"{server['url']}/?key={API_KEY}")
+
+    # The key is remembered and removed from the address bar.
+    page.wait_for_selector('#segment-map[data-state="ready"]', timeout=30_000)
+    assert "key=" not in page.url
+    points = int(page.get_attribute("#segment-map", "data-points") or 0)
+    assert points > 50, "the segment map drew too few users"
+    painted = page.evaluate("""() => {
+        const c = document.querySelector('#segment-map canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+    }""")
+    assert painted > 1000, "the segment map canvas is blank"
+    segments = page.locator("#segments-body tr[data-segment]")
+    assert segments.count() >= 2
+    assert page.locator("#map-legend li").count() == segments.count()
+    assert "Refresh" in page.inner_text("#refresh-info")
+
+    # Look a customer up by the shop's own id.
+    page.fill("#user-id", refreshed["user"])
+    page.click("#user-lookup button[type=submit]")
+    page.wait_for_selector('#user-graph[data-state="ready"]', timeout=30_000)
+    page.wait_for_selector("#recommendations li .rec-reason", timeout=30_000)
+    assert int(page.get_attribute("#user-graph", "data-nodes") or 0) > 1
+    assert page.locator("#user-graph canvas").count() >= 1
+    recs = page.locator("#recommendations li")
+    assert recs.count() >= 1
+    assert all(r.strip() for r in page.locator("#recommendations .rec-reason").all_inner_texts())
+    assert refreshed["user"] in page.inner_text("#user-summary")
+
+    page.wait_for_timeout(300)  # let Cytoscape finish its first paint
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+    assert console.errors == [], f"browser errors: {console.errors}"
+
+    # An unknown user is a message, not a broken page; only its own 404s are logged.
+    page.fill("#user-id", "no-such-customer")
+    page.click("#user-lookup button[type=submit]")
+    page.wait_for_selector('#user-graph[data-state="error"]', timeout=15_000)
+    assert "No user with id" in page.inner_text("#status")
+    unexpected = [e for e in console.errors if "no-such-customer" not in e
+                  and "status of 404" not in e]
+    assert unexpected == [], unexpected
+    page.close()
+
+
+def test_dashboard_reports_a_rejected_key(server: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    console = Console(page)
+    page.goto(f"{server['url']}/?key=wrong-key")
+    page.wait_for_selector("#status.error", timeout=15_000)
+    assert "rejected" in page.inner_text("#status")
+    assert page.get_attribute("#segment-map", "data-state") == "error"
+    assert all("401" in e for e in console.errors), console.errors
+    page.close()
+
+
+def test_dashboard_loads_without_a_key(server: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    console = Console(page)
+    page.goto(server["url"] + "/")
+    page.wait_for_selector("#status:not([hidden])", timeout=15_000)
+    assert "API key" in page.inner_text("#status")
+    assert console.errors == []
+    page.close()
