@@ -68,13 +68,13 @@ def main() -> None:
             batches = []
             for start in range(0, n, settings.batch_size):
                 chunk = prepared[start : start + settings.batch_size]
-                users, pairs = aggregate_batch(chunk, settings.weights, settings.half_life_s)
-                batches.append(([e.hid for e in chunk], users, pairs))
+                users = aggregate_batch(chunk, settings.weights, settings.half_life_s)
+                batches.append(([e.hid for e in chunk], users))
             item_rows = [item_row(i) for i in data.items.values()]
             started = time.perf_counter()
             repo.upsert_items(item_rows, now=1.0)
-            for ids, users, pairs in batches:
-                store.write("ingest/apply_events", ids=ids, users=users, pairs=pairs, now=1.0,
+            for ids, users in batches:
+                store.write("ingest/apply_events", ids=ids, users=users, now=1.0,
                             half_life=settings.half_life_s)
             raw_s = time.perf_counter() - started
 

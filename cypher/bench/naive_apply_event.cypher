@@ -4,7 +4,7 @@
 OPTIONAL MATCH (seen:Event {id: $id})
 WITH seen
 WHERE seen IS NULL
-CREATE (:Event {id: $id, at: $now})
+CREATE (:Event {id: $id})
 MERGE (u:User {id: $user})
 ON CREATE SET u.first_ts = $ts, u.events = 0
 SET u.events = u.events + 1, u.last_ts = $ts, u.updated_at = $now

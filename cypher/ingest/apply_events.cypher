@@ -2,13 +2,14 @@
 // exactly-once), users, items (created bare if unknown) and one aggregated INTERACTED edge per
 // (user, item) pair.
 // Guarded: if any id in $ids is already applied the query changes nothing and returns no row;
-// the caller then re-checks which events are new. With an empty $pairs it also returns no row.
+// the caller then re-checks which events are new. With no pairs at all it also returns no row.
 // Edge weight is a time-decayed sum kept "as of" r.last_ts:
 //   weight = sum_i w_i * 2^(-(last_ts - t_i) / half_life)
-// so batches may arrive in any order. $pairs carry the same sum as of p.last_ts.
+// so batches may arrive in any order. A pair carries the same sum as of p.last_ts. Pairs are
+// nested under their user so each user is looked up once.
 // $ids: list<string>; $users: list<{id, first_ts, last_ts, events, text?, days: list<int>
-//   (distinct purchase days, epoch days), revenue: float (net of returns)}>;
-// $pairs: list<{user, item, first_ts, last_ts, weight, quantity, revenue, rating?, rating_ts?,
+//   (distinct purchase days, epoch days), revenue: float (net of returns), pairs: list<pair>}>
+// with pair = {item, first_ts, last_ts, weight, quantity, revenue, rating?, rating_ts?,
 //   review?, counts: list<int> of events per type in the order view, click, search, wishlist,
 //   cart, purchase, return, review, rating}> (a missing key reads as null);
 // $now: float (epoch s, ingestion time); $half_life: float (seconds)
@@ -17,7 +18,7 @@ OPTIONAL MATCH (seen:Event {id: id})
 WITH count(seen) AS clash
 WHERE clash = 0
 UNWIND $ids AS id
-CREATE (:Event {id: id, at: $now})
+CREATE (:Event {id: id})
 WITH clash, count(*) AS created
 UNWIND $users AS u
 MERGE (n:User {id: u.id})
@@ -30,18 +31,17 @@ SET n.events = n.events + u.events,
     n.last_ts = CASE WHEN u.last_ts > n.last_ts THEN u.last_ts ELSE n.last_ts END,
     n.text = CASE WHEN u.text IS NULL THEN n.text ELSE left(u.text + ' ' + coalesce(n.text, ''), 2000) END,
     n.updated_at = $now
-WITH created, count(*) AS users
-UNWIND $pairs AS p
-MATCH (u:User {id: p.user})
+WITH created, n, u
+UNWIND u.pairs AS p
 MERGE (i:Item {id: p.item})
 ON CREATE SET i.created_at = $now
 SET i.updated_at = $now
-MERGE (u)-[r:INTERACTED]->(i)
+MERGE (n)-[r:INTERACTED]->(i)
 ON CREATE SET r.first_ts = p.first_ts, r.last_ts = p.last_ts, r.weight = 0.0,
     r.n_view = 0, r.n_click = 0, r.n_search = 0, r.n_wishlist = 0, r.n_cart = 0,
     r.n_purchase = 0, r.n_return = 0, r.n_review = 0, r.n_rating = 0,
     r.quantity = 0.0, r.revenue = 0.0
-WITH created, users, r, p,
+WITH created, r, p,
      CASE WHEN p.last_ts > r.last_ts THEN p.last_ts ELSE r.last_ts END AS last_ts
 SET r.weight = r.weight * 2.0 ^ ((r.last_ts - last_ts) / $half_life)
              + p.weight * 2.0 ^ ((p.last_ts - last_ts) / $half_life),
@@ -63,4 +63,4 @@ SET r.weight = r.weight * 2.0 ^ ((r.last_ts - last_ts) / $half_life)
     r.rating_ts = CASE WHEN p.rating IS NOT NULL AND p.rating_ts >= coalesce(r.rating_ts, 0.0)
                        THEN p.rating_ts ELSE r.rating_ts END,
     r.review = CASE WHEN p.review IS NULL THEN r.review ELSE p.review END
-RETURN created, users, count(*) AS edges
+RETURN created, count(*) AS edges

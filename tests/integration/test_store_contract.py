@@ -61,11 +61,12 @@ def test_replay_counts_once(store: GraphStore) -> None:
 
 def test_batch_guard_refuses_already_applied_ids(store: GraphStore) -> None:
     repo = IngestRepository(store)
-    user = {"id": "u1", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "text": None}
-    pair = {"user": "u1", "item": "i1", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
+    pair = {"item": "i1", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
             "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0], "quantity": 0.0, "revenue": 0.0}
-    assert repo.apply_events(["a"], [user], [pair], now=1.0, half_life=DAY)
-    assert not repo.apply_events(["b", "a"], [user], [pair], now=1.0, half_life=DAY)
+    user = {"id": "u1", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "days": [],
+            "revenue": 0.0, "pairs": [pair]}
+    assert repo.apply_events(["a"], [user], now=1.0, half_life=DAY)
+    assert not repo.apply_events(["b", "a"], [user], now=1.0, half_life=DAY)
     counts = repo.counts()
     assert counts.events == 1 and counts.edge_events == 1, "a refused batch must change nothing"
     assert repo.known_events(["a", "b"]) == {"a"}

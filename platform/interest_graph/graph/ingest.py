@@ -43,16 +43,15 @@ class IngestRepository:
         if rows:
             self.store.write("ingest/upsert_items", rows=list(rows), now=now)
 
-    def apply_events(self, ids: Sequence[str], users: Sequence[dict[str, Any]],
-                     pairs: Sequence[dict[str, Any]], *, now: float, half_life: float) -> bool:
-        """Apply one batch atomically. False if some id was already applied (nothing changed)."""
-        rows = self.store.write(
-            "ingest/apply_events", ids=list(ids), users=list(users), pairs=list(pairs),
-            now=now, half_life=half_life,
-        )
+    def apply_events(self, ids: Sequence[str], users: Sequence[dict[str, Any]], *, now: float,
+                     half_life: float) -> bool:
+        """Apply one batch atomically (``users`` carry their ``pairs``). False if some id was
+        already applied, in which case nothing changed."""
+        rows = self.store.write("ingest/apply_events", ids=list(ids), users=list(users), now=now,
+                                half_life=half_life)
         if rows:
             return True
-        if pairs:
+        if any(u["pairs"] for u in users):
             return False
         # Without pairs the query returns no row either way: the markers tell what happened.
         return len(self.known_events(ids)) == len(ids)

@@ -85,8 +85,9 @@ def event_weight(event: PreparedEvent | Event, weights: Mapping[str, float]) -> 
 
 def aggregate_batch(
     events: Sequence[PreparedEvent], weights: Mapping[str, float], half_life: float
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Fold a batch of new events into per-user rows and per-pair edge deltas.
+) -> list[dict[str, Any]]:
+    """Fold a batch of new events into per-user rows, each with its per-item edge deltas
+    (``pairs``).
 
     A user row carries the distinct purchase days (epoch day numbers) and net revenue of the batch:
     the customer-value model needs purchase occasions, which the per-pair edges do not keep.
@@ -147,17 +148,18 @@ def aggregate_batch(
     for user_id, texts in user_texts.items():
         texts.sort(reverse=True)
         users[user_id]["text"] = " ".join(t for _, t in texts)[:MAX_USER_TEXT]
-    rows = []
-    for p in pairs.values():
-        row = {k: v for k, v in p.items() if v is not None and not k.startswith(("n_", "_"))}
-        # Counts travel as one list in EVENT_TYPES order: a quarter of the bytes of named keys.
-        row["counts"] = [p[f"n_{t}"] for t in EVENT_TYPES]
-        rows.append(row)
     for u in users.values():
         u["days"] = sorted(u["days"])
+        u["pairs"] = []
         if u["text"] is None:
             del u["text"]
-    return list(users.values()), rows
+    for p in pairs.values():
+        row = {k: v for k, v in p.items()
+               if v is not None and k != "user" and not k.startswith(("n_", "_"))}
+        # Counts travel as one list in EVENT_TYPES order: a quarter of the bytes of named keys.
+        row["counts"] = [p[f"n_{t}"] for t in EVENT_TYPES]
+        users[p["user"]]["pairs"].append(row)
+    return list(users.values())
 
 
 def item_row(item: ItemRecord) -> dict[str, Any]:
@@ -207,14 +209,18 @@ class Ingestor:
                 summary.duplicates += 1
             else:
                 unique[ev.hid] = ev
-        for _ in range(_CLASH_RETRIES):
-            known = self.repo.known_events(list(unique))
+        # Optimistic: apply the whole batch; the guard refuses it if any event is already
+        # applied, and only then do we ask which ones (replays and resumed loads).
+        known: set[str] = set()
+        for attempt in range(_CLASH_RETRIES):
+            if attempt:
+                known = self.repo.known_events(list(unique))
             fresh = [ev for hid, ev in unique.items() if hid not in known]
             if not fresh:
                 summary.duplicates += len(unique)
                 return
-            users, pairs = aggregate_batch(fresh, self.weights, self.half_life)
-            if self.repo.apply_events([ev.hid for ev in fresh], users, pairs,
+            users = aggregate_batch(fresh, self.weights, self.half_life)
+            if self.repo.apply_events([ev.hid for ev in fresh], users,
                                       now=self.clock(), half_life=self.half_life):
                 summary.duplicates += len(unique) - len(fresh)
                 summary.events_applied += len(fresh)
