@@ -26,6 +26,13 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COUNT_PARAM = re.compile(r"(?:LIMIT|SKIP)\s+\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
+def explain_params(text: str) -> dict[str, Any]:
+    """Stand-in values for planning a query: null for each parameter, 1 for LIMIT/SKIP counts."""
+    params: dict[str, Any] = {p: None for p in _PARAM.findall(text)}
+    params.update({p: 1 for p in _COUNT_PARAM.findall(text)})
+    return params
+
+
 def _map_keys(value: Any, keys: set[str]) -> None:
     if isinstance(value, dict):
         keys.update(value)
@@ -171,11 +178,8 @@ class FalkorStore:
 
     def explain(self, name: str) -> None:
         text = self.catalog[name].text
-        # FalkorDB plans only with every parameter bound: null stands in for each, 1 for counts.
-        params: dict[str, Any] = {p: None for p in _PARAM.findall(text)}
-        params.update({p: 1 for p in _COUNT_PARAM.findall(text)})
         with self._translate(name):
-            self._graph.explain(text, params)
+            self._graph.explain(text, explain_params(text))
 
     def init_schema(self) -> None:
         for name in sorted(n for n in self.catalog if n.startswith("schema/")):
@@ -256,7 +260,8 @@ class Neo4jStore:
     def explain(self, name: str) -> None:
         text = self.catalog[name].text
         with self._translate(name):
-            self._driver.execute_query(f"EXPLAIN {text}", database_=self.database)
+            self._driver.execute_query(f"EXPLAIN {text}", explain_params(text),
+                                       database_=self.database)
 
     def init_schema(self) -> None:
         for name in sorted(n for n in self.catalog if n.startswith("schema/")):
