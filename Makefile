@@ -9,7 +9,7 @@ export INTERESTGRAPH_DATASETS_DIR ?= $(abspath ../shared/datasets)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install browser demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,7 +23,14 @@ install: $(VENV)/.installed
 demo: install
 	$(IG) demo $(DATASET)
 
-test: install
+# The dashboard test drives Debian's chromium; install it where we may (root with apt), else the
+# test skips with its reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: the dashboard browser test will be skipped"; }
+
+test: install browser
 	$(PY) -m pytest
 
 bench: install

@@ -84,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         result["datasets"][key] = out["methods"]  # type: ignore[index]
         result["info"][key] = {**out["info"], "read_s": round(read_s, 2)}  # type: ignore[index]
         for method, m in out["methods"].items():
+            cold = m["cold_recall@20"]
             print(
                 f"{key:>16} {method:>10}  R@20 {m['recall@20']:.4f}  N@20 {m['ndcg@20']:.4f}  "
                 f"H@10 {m['hit@10']:.4f}  cov {m['coverage']:.3f}  "
-                f"coldR@20 {m['cold_recall@20'] if m['cold_recall@20'] is None else round(m['cold_recall@20'], 4)}"
+                f"coldR@20 {cold if cold is None else round(cold, 4)}"
                 f"  fit {m['fit_s']:.1f}s",
                 flush=True,
             )

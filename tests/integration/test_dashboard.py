@@ -1,5 +1,6 @@
-"""The dashboard end to end: the real ``create_app``, a real embedded store with a refreshed Online Retail
-slice, and headless Chromium (Debian's ``chromium`` package driven by ``playwright``).
+"""The dashboard end to end: the real ``create_app``, a real embedded store with a refreshed
+Online Retail slice, and headless Chromium (Debian's ``chromium`` package driven by
+``playwright``).
 
 The page must draw the segment map and a looked-up user's recommendations and neighbourhood
 graph without a single console error; the screenshot lands in ``test-artifacts/dashboard.png``.
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 
+from interest_graph.api import create_app
 from interest_graph.graph import open_store
 from interest_graph.ingest.datasets import open_dataset
 from interest_graph.ingest.records import Event, ItemRecord
@@ -44,7 +47,8 @@ if not CHROMIUM.exists():
                 "(apt-get install -y chromium) to run the dashboard browser test",
                 allow_module_level=True)
 sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright Python package is not installed (pip install playwright)")
+    "playwright.sync_api",
+    reason="the playwright Python package is not installed (pip install playwright)")
 
 
 # -- a real store with one full refresh ----------------------------------------------------------
@@ -104,10 +108,6 @@ def refreshed(embedded_settings: Settings, cli_env: dict[str, str], shared_datas
 
 @pytest.fixture(scope="module")
 def server(embedded_settings: Settings, refreshed: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    from werkzeug.serving import make_server
-
-    from interest_graph.api import create_app
-
     app = create_app(embedded_settings.with_overrides(api_keys={API_KEY: frozenset({"read"})}))
     assert "dashboard" in app.blueprints, "create_app must register the dashboard blueprint"
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
@@ -134,7 +134,8 @@ class Console:
         page.on("console", lambda m: m.type == "error" and self.errors.append(
             f"console: {m.text} @ {m.location.get('url')}"))
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: self.errors.append(f"requestfailed: {r.url} {r.failure}"))
+        page.on("requestfailed", lambda r: self.errors.append(
+            f"requestfailed: {r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and self.errors.append(
             f"http {r.status}: {r.url}"))
 
@@ -191,6 +192,17 @@ def test_dashboard_draws_the_map_and_a_users_graph(server: dict[str, Any], brows
     unexpected = [e for e in console.errors if "no-such-customer" not in e
                   and "status of 404" not in e]
     assert unexpected == [], unexpected
+
+    # A segment row highlights its users on the map; the layout holds on a narrow screen.
+    segments.first.click()
+    assert "selected" in (segments.first.get_attribute("class") or "")
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.fill("#user-id", refreshed["user"])
+    page.click("#user-lookup button[type=submit]")
+    page.wait_for_selector('#user-graph[data-state="ready"]', timeout=30_000)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-narrow.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420, "horizontal overflow"
     page.close()
 
 

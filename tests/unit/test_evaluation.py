@@ -48,7 +48,6 @@ def test_metrics_on_a_hand_computed_ranking() -> None:
 
 
 def test_baselines_rank_cluster_items_first(tiny_graph) -> None:
-    x = tiny_graph.to_csr(binary=True)
     u1 = np.array([tiny_graph.users.index("u1")])
     tea3, gar1 = tiny_graph.items.index("tea3"), tiny_graph.items.index("gar1")
     for model in (baselines.ItemKNN(k=3), baselines.EASE(l2=1.0)):
@@ -56,7 +55,8 @@ def test_baselines_rank_cluster_items_first(tiny_graph) -> None:
         assert s[tea3] > s[gar1], type(model).__name__
     pop = baselines.Popularity().fit(tiny_graph).score(u1)[0]
     assert pop[tiny_graph.items.index("new")] == 0 and pop[tea3] == 2
-    for model in (baselines.BPRMF(epochs=3, batch_size=4), baselines.LightGCNBaseline(epochs=3, batch_size=4)):
+    for model in (baselines.BPRMF(epochs=3, batch_size=4),
+                  baselines.LightGCNBaseline(epochs=3, batch_size=4)):
         assert model.fit(tiny_graph).score(u1).shape == (1, 7)
     g = build_graph([Interaction(u, i, 1.0, 0.0) for u, i in PAIRS], item_ids=list(ITEM_TEXTS))
     t = index_targets(g, {"u1": ["tea3", "unknown"], "nobody": ["tea1"]})

@@ -9,6 +9,7 @@ import torch
 from interest_workers.pipelines.features import build_node_features
 from interest_workers.pipelines.gcn import (
     TextGCN,
+    TrainedModel,
     bipartite_edges,
     embed,
     embed_inductive,
@@ -17,7 +18,6 @@ from interest_workers.pipelines.gcn import (
     save_model,
     seed_everything,
     train_gcn,
-    TrainedModel,
 )
 from interest_workers.pipelines.graph_build import Interaction, build_graph
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +245,7 @@ def customer_value(purchases: dict[str, tuple[list[int], float]], observation_en
     # historical dataset would otherwise look like every customer churned long ago.
     last_day = max(max(days) for days, _ in purchases.values())
     end = datetime.fromtimestamp(min(observation_end, (last_day + 1) * 86400.0),
-                                 tz=timezone.utc).date()
+                                 tz=UTC).date()
     summary = value.summarize_customers(tx, end)
     frame = value.rfm_scores(summary)
     fit_dict: dict[str, Any] | None = None
@@ -405,7 +405,7 @@ class _Stages:
 
 
 def new_version(now: float) -> str:
-    stamp = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%Y%m%dT%H%M%S")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
 import io
 import json
-import html
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -355,4 +355,4 @@ def read_dataset(name_or_path: str | Path, datasets_dir: Path | None = None) -> 
 
 def utc_iso(ts: float) -> str:
     """An epoch timestamp as an ISO-8601 UTC string (for reports)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()

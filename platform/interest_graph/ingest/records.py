@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 #: Behaviour types the platform understands. ``return`` undoes a purchase; ``rating`` carries a
@@ -137,7 +137,7 @@ def parse_timestamp(value: Any) -> float:
                     f"{text[:40]!r} is not an ISO-8601 date-time or seconds since the epoch"
                 ) from None
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.replace(tzinfo=UTC)
             ts = parsed.timestamp()
     else:
         raise ValueError("is required")

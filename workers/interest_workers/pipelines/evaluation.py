@@ -25,13 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from torch import Tensor
 
 from ..typing import FloatArray, IndexArray
 from . import baselines
 from .features import TextCache, TextEncoder, build_node_features
-from .gcn import TextGCN, train_gcn, embed, seed_everything
+from .gcn import TextGCN, embed, seed_everything, train_gcn
 from .graph_build import (
     DEFAULT_BEHAVIOUR_WEIGHTS,
     EventLike,

@@ -475,7 +475,8 @@ def train_gcn(
             val = math.nan
             result.epochs = epoch
             if validation is not None and (epoch % eval_every == 0 or epoch == epochs):
-                user_emb, item_emb = embed(model, graph, user_x, item_x, edge_transform=edge_transform, device=dev)
+                user_emb, item_emb = embed(model, graph, user_x, item_x,
+                                           edge_transform=edge_transform, device=dev)
                 val = float(validation(user_emb, item_emb))
                 if math.isnan(result.best_val) or val > result.best_val:
                     result.best_val, result.best_epoch = val, epoch

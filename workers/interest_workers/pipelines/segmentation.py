@@ -162,7 +162,8 @@ def describe_segments(
         if used[label] > 1:
             label = f"{label} ({used[label]})"
 
-        def mean_of(values: Sequence[float | None] | None) -> float | None:
+        def mean_of(values: Sequence[float | None] | None, members: list[int] = members
+                    ) -> float | None:
             if values is None:
                 return None
             picked = [values[i] for i in members if values[i] is not None]

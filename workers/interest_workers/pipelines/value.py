@@ -39,7 +39,7 @@ import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -207,7 +207,7 @@ def _as_day(value: date | datetime | str | pd.Timestamp) -> date:
             f"observation_end must be a date or an ISO date string, got {value!r}"
         ) from exc
     if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert(timezone.utc)
+        stamp = stamp.tz_convert(UTC)
     return stamp.date()
 
 

@@ -24,7 +24,7 @@ const NODE_TYPES = {
   item: { colour: "#4e79a7", label: "Item", shape: "round-rectangle", size: 16 },
   recommended: { colour: "#2a9d8f", label: "Recommended item", shape: "round-rectangle", size: 20 },
   category: { colour: "#f28e2b", label: "Category", shape: "diamond", size: 22 },
-  segment: { colour: "#b07aa1", label: "Segment", shape: "hexagon", size: 30 },
+  segment: { colour: "#b07aa1", label: "Segment (map colour)", shape: "hexagon", size: 30 },
 };
 
 const state = {
@@ -454,7 +454,7 @@ function renderGraph(payload, userId, graphId) {
       { selector: "node.segment", style: { shape: "hexagon", "font-size": 10, "font-weight": 600 } },
       { selector: "node.user", style: { shape: "ellipse", "background-color": "#7d8aa6" } },
       { selector: "node.centre", style: { "background-color": "#1f2a44", "border-width": 3, "border-color": "#f2c14e",
-        "font-size": 12, "font-weight": 700, color: "#1f2a44" } },
+        "font-size": 12, "font-weight": 700, color: "#1f2a44", "z-index": 20, "text-background-opacity": 1 } },
       { selector: "edge", style: { width: "data(w)", "line-color": "#c5cedd", "curve-style": "haystack", opacity: 0.8 } },
       { selector: "edge.recommended", style: { "line-color": "#2a9d8f", "line-style": "dashed", opacity: 0.9 } },
       { selector: "edge.category", style: { "line-color": "#f5c08e" } },
