@@ -34,6 +34,8 @@ def test_parses_a_good_event() -> None:
         ({"price": "nan"}, "price", "finite"),
         ({"rating": 7}, "rating", "between 0 and 5"),
         ({"type": "search", "item_id": None}, "text", "query text"),
+        ({"text": "bad\x00byte"}, "text", "NUL"),
+        ({"user_id": "a\nb"}, "user_id", "control characters"),
     ],
 )
 def test_rejects_with_field_and_reason(changes: dict[str, object], field: str, reason_part: str) -> None:
@@ -61,3 +63,7 @@ def test_parse_item_splits_and_deduplicates_categories() -> None:
     with pytest.raises(ValueError) as info:
         parse_item({"item_id": "x", "price": -1})
     assert info.value.args[0] == "price"
+    with pytest.raises(ValueError) as info:
+        parse_item({"item_id": "x", "title": "nul\x00"})
+    assert info.value.args[0] == "title"
+    assert parse_item({"item_id": "x", "title": "bell\x07 tab\tok"}).title == "bell tab\tok"

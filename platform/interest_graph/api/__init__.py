@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, allow_anonymous: bool = Fals
         app.register_blueprint(module.bp)
     # The dashboard is built separately; it joins when its module exists.
     if importlib.util.find_spec(f"{__name__}.dashboard") is not None:
-        from .dashboard import bp as dashboard_bp  # type: ignore[import-not-found]
+        from .dashboard import bp as dashboard_bp
 
         app.register_blueprint(dashboard_bp)
     return app

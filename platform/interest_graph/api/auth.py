@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, g, request
 
@@ -37,7 +38,7 @@ def required_scope(method: str) -> str:
     return "read" if method.upper() in SAFE_METHODS else "write"
 
 
-def presented_key(headers: Mapping[str, str]) -> str | None:
+def presented_key(headers: Mapping[str, str] | Any) -> str | None:
     """The key a request carries, from ``X-API-Key`` or ``Authorization: Bearer``."""
     key = headers.get("X-API-Key")
     if key:

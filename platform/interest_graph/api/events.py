@@ -18,7 +18,7 @@ from ..ingest.records import Event, ItemRecord, parse_event, parse_item
 from ..tasks import REFRESH_INCREMENTAL
 from . import extensions as ext
 from .errors import ApiError, invalid_body
-from .validation import json_object, query_choice
+from .validation import json_object, nul_field, query_choice
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,12 @@ def post_events() -> tuple[dict[str, Any], int]:
                 errors.append({"kind": kind, "index": index, "field": kind,
                                "reason": "must be a JSON object"})
                 continue
+            if (bad := nul_field(raw)) is not None:
+                errors.append({"kind": kind, "index": index, "field": bad,
+                               "reason": "must not contain a NUL character"})
+                continue
             try:
-                records.append(parse(raw))  # type: ignore[operator]
+                records.append(parse(raw))
             except ValueError as exc:
                 field, reason = (exc.args + ("", ""))[:2]
                 errors.append({"kind": kind, "index": index, "field": str(field),

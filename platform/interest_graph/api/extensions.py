@@ -125,9 +125,9 @@ class TaskRegistry:
             finally:
                 client.close()
             return
-        from kombu import Connection
+        from kombu.connection import Connection
 
-        with Connection(url, connect_timeout=2) as conn:
+        with Connection(url, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
             conn.ensure_connection(max_retries=1)
 
     def close(self) -> None:

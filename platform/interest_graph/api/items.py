@@ -18,7 +18,7 @@ bp = Blueprint("items", __name__, url_prefix="/v1/items")
 def similar(item_id: str) -> dict[str, Any]:
     """Top-k similar items; ``source=vector`` searches the embedding index instead."""
     k = query_int("k", DEFAULT_K, 1, MAX_K)
-    source = SimilarSource(query_choice("source", "graph", ("graph", "vector")))
+    source = SimilarSource(query_choice("source", "graph", ("graph", "vector")) or "graph")
     found = ext.items().similar(path_id("id", item_id), k, source)
     return {"item": found.item, "version": found.version, "source": found.source,
             "items": [asdict(i) for i in found.items]}

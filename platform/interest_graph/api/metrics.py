@@ -67,7 +67,7 @@ class RequestMetrics:
         ]
         for key in keys:
             labels = _labels(key)
-            for bound, count in zip(BUCKETS, buckets[key]):
+            for bound, count in zip(BUCKETS, buckets[key], strict=True):
                 lines.append("interestgraph_http_request_duration_seconds_bucket"
                              f"{{{labels},le=\"{bound}\"}} {count}")
             lines.append("interestgraph_http_request_duration_seconds_bucket"
@@ -79,9 +79,9 @@ class RequestMetrics:
         graph = self.graph_counts()
         lines += ["# HELP interestgraph_graph_nodes Nodes in the graph by label.",
                   "# TYPE interestgraph_graph_nodes gauge"]
-        for label, key in (("User", "users"), ("Item", "items"), ("Category", "categories"),
-                           ("Event", "events")):
-            lines.append(f'interestgraph_graph_nodes{{label="{label}"}} {int(graph[key] or 0)}')
+        for label, column in (("User", "users"), ("Item", "items"), ("Category", "categories"),
+                              ("Event", "events")):
+            lines.append(f'interestgraph_graph_nodes{{label="{label}"}} {int(graph[column] or 0)}')
         lines += ["# HELP interestgraph_graph_interaction_edges INTERACTED edges.",
                   "# TYPE interestgraph_graph_interaction_edges gauge",
                   f"interestgraph_graph_interaction_edges {int(graph['edges'] or 0)}"]

@@ -64,7 +64,7 @@ def _path(name: str, doc: str) -> dict[str, Any]:
 
 USER = _path("user_id", "The application's original user id (pseudonymised by the API).")
 K = _int_param("k", DEFAULT_K, 1, MAX_K, "How many results.")
-READ = [{"ApiKey": []}, {"Bearer": []}]
+READ: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({"code": {"type": "string"}, "message": {"type": "string"},

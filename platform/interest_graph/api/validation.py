@@ -11,6 +11,9 @@ from .errors import ApiError, invalid_body, invalid_parameter
 MAX_K = 100
 DEFAULT_K = 10
 MAX_ID_LENGTH = 256
+# Fields of events and items that end up in the graph as text.
+TEXT_FIELDS = ("event_id", "user_id", "item_id", "type", "timestamp", "text", "title",
+               "description", "categories")
 
 
 def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
@@ -38,12 +41,24 @@ def query_choice(name: str, default: str | None, choices: tuple[str, ...]) -> st
 
 
 def query_text(name: str, default: str, max_length: int = MAX_ID_LENGTH) -> str:
+    """A free-text query parameter (bounded length, no control characters)."""
     raw = request.args.get(name)
     if raw is None:
         return default
-    if len(raw) > max_length:
-        raise invalid_parameter(name, f"'{name}' is longer than {max_length} characters")
+    if len(raw) > max_length or any(ord(c) < 32 for c in raw):
+        raise invalid_parameter(name, f"'{name}' must be at most {max_length} printable characters")
     return raw
+
+
+def nul_field(raw: dict[str, Any]) -> str | None:
+    """The first field of a record whose text holds a NUL character (the graph store cannot take
+    one as a parameter), or None."""
+    for key in TEXT_FIELDS:
+        value = raw.get(key)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return key
+    return None
 
 
 def path_id(name: str, value: str) -> str:

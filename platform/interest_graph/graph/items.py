@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from ..errors import NotFound
 from .driver import GraphStore
 
 
-class SimilarSource(str, Enum):
+class SimilarSource(StrEnum):
     """Where similar items come from: the refresh's SIMILAR_TO edges or the vector index."""
 
     GRAPH = "graph"

@@ -245,11 +245,17 @@ class UserRepository:
                                                      "segment", seg.segment.label)):
             edges.append(GraphEdge(me, _node_id("segment", seg.segment.id), "IN_SEGMENT",
                                    seg.distance))
+        # At depth 2 items may take two thirds of the nodes, so that categories still show.
+        item_budget = limit if depth == 1 else max(1, limit * 2 // 3)
         for r in self.store.read("api/get_recommendations", user=user, k=limit):
+            if len(nodes) >= item_budget:
+                break
             node = GraphNode(_node_id("item", str(r["item"])), "item", r["title"])
             if add(node):
                 edges.append(GraphEdge(me, node.id, "INTERESTED_IN", float(r["score"])))
         for r in self.store.read("api/get_user_interactions", user=user, limit=limit):
+            if len(nodes) >= item_budget:
+                break
             node = GraphNode(_node_id("item", str(r["item"])), "item", r["title"])
             if add(node):
                 weight = r["weight"]

@@ -7,6 +7,7 @@ calls :func:`parse_event` / :func:`parse_item`, so the same rules and messages a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,10 @@ MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 4000
 # Timestamps before 1990 or after 2100 are almost always unit mistakes (ms vs s).
 MIN_TS = 631152000.0
+# Ids may hold no control characters; text may hold tabs and newlines but no NUL (graph stores
+# cannot keep it in a string) — other control characters are dropped from text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TEXT_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_TS = 4102444800.0
 
 
@@ -97,6 +102,8 @@ def _text_id(raw: Mapping[str, Any], key: str, *, required: bool = True) -> str 
     text = str(value).strip()
     if len(text) > MAX_ID_LENGTH:
         raise _Invalid(key, f"is longer than {MAX_ID_LENGTH} characters")
+    if _CONTROL.search(text):
+        raise _Invalid(key, "must not contain control characters")
     return text
 
 
@@ -113,6 +120,17 @@ def _number(raw: Mapping[str, Any], key: str) -> float | None:
     if not math.isfinite(number):
         raise _Invalid(key, "must be a finite number")
     return number
+
+
+def _clean_text(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(key, "must be a string")
+    if "\x00" in value:
+        raise _Invalid(key, "must not contain a NUL character")
+    return _TEXT_CONTROL.sub("", value).strip()[:MAX_TEXT_LENGTH] or None
 
 
 def parse_timestamp(value: Any) -> float:
@@ -179,11 +197,7 @@ def parse_event(raw: Mapping[str, Any]) -> Event:
         rating = _number(raw, "rating")
         if rating is not None and not 0 <= rating <= 5:
             raise _Invalid("rating", "must be between 0 and 5")
-        text = raw.get("text")
-        if text is not None and not isinstance(text, str):
-            raise _Invalid("text", "must be a string")
-        if text is not None:
-            text = text.strip()[:MAX_TEXT_LENGTH] or None
+        text = _clean_text(raw, "text")
         if kind == "search" and item_id is None and text is None:
             raise _Invalid("text", "a search without an item needs its query text")
     except _Invalid as exc:
@@ -200,12 +214,8 @@ def parse_item(raw: Mapping[str, Any]) -> ItemRecord:
     """
     try:
         item_id = _text_id(raw, "item_id")
-        title = raw.get("title") or ""
-        description = raw.get("description") or ""
-        if not isinstance(title, str):
-            raise _Invalid("title", "must be a string")
-        if not isinstance(description, str):
-            raise _Invalid("description", "must be a string")
+        title = _clean_text(raw, "title") or ""
+        description = _clean_text(raw, "description") or ""
         price = _number(raw, "price")
         if price is not None and price < 0:
             raise _Invalid("price", "must not be negative")
@@ -215,13 +225,9 @@ def parse_item(raw: Mapping[str, Any]) -> ItemRecord:
         if not isinstance(cats, (list, tuple)) or not all(isinstance(c, str) for c in cats):
             raise _Invalid("categories", "must be a list of strings or a '|'-separated string")
         categories = tuple(dict.fromkeys(c.strip() for c in cats if c.strip()))
+        if any(_CONTROL.search(c) for c in categories):
+            raise _Invalid("categories", "must not contain control characters")
     except _Invalid as exc:
         raise ValueError(exc.field, exc.reason) from None
     assert item_id is not None
-    return ItemRecord(
-        item_id,
-        title.strip()[:MAX_TEXT_LENGTH],
-        description.strip()[:MAX_TEXT_LENGTH],
-        price,
-        categories,
-    )
+    return ItemRecord(item_id, title, description, price, categories)
