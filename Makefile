@@ -9,7 +9,7 @@ export INTERESTGRAPH_DATASETS_DIR ?= $(abspath ../shared/datasets)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install system-tools demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,14 +23,20 @@ install: $(VENV)/.installed
 demo: install
 	$(IG) demo $(DATASET)
 
-# The dashboard test drives Debian's chromium; install it where we may (root with apt), else the
-# test skips with its reason.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "chromium not installed: the dashboard browser test will be skipped"; }
+# System tools some tests use: Debian's chromium (the dashboard test drives it) and docker-compose
+# (validates docker-compose.yml; no engine needed). Installed where we may (root with apt); without
+# them those tests skip with their reason.
+system-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	      || echo "could not install$$missing: their tests will be skipped"; \
+	  else echo "$$missing not installed: their tests will be skipped"; fi; \
+	fi
 
-test: install browser
+test: install system-tools
 	$(PY) -m pytest
 
 bench: install
