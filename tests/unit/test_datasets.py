@@ -52,7 +52,8 @@ def test_unknown_names_and_file_types_are_clear(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("description", "expected"),
     [("WHITE HANGING HEART T-LIGHT HOLDER", "HOLDER"), ("SET 7 BABUSHKA NESTING BOXES", "BOX"),
-     ("PACK OF 12 PINK PAISLEY TISSUES ", "TISSUE"), ("GLASS", "GLASS"), ("?", None)],
+     ("PACK OF 12 PINK PAISLEY TISSUES ", "TISSUE"), ("GLASS", "GLASS"), ("?", None),
+     ("PAPER CHAIN KIT 50'S CHRISTMAS", "CHRISTMAS"), ("WOODEN CANVAS", "CANVAS")],
 )
 def test_product_type_is_the_head_noun(description: str, expected: str | None) -> None:
     assert product_type(description) == expected

@@ -129,7 +129,7 @@ def product_type(description: str) -> str | None:
     word = words[-1]
     if len(word) > 3 and word.endswith("ES") and word[:-2].endswith(("CH", "SH", "X", "SS")):
         word = word[:-2]
-    elif len(word) > 3 and word.endswith("S") and not word.endswith(("SS", "US", "IS")):
+    elif len(word) > 3 and word.endswith("S") and not word.endswith(("SS", "US", "IS", "AS")):
         word = word[:-1]
     return word
 
