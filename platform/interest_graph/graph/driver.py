@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import Conflict, GraphUnavailable, QueryError
@@ -78,6 +79,14 @@ def cypher_params_header(params: Mapping[str, Any]) -> str | None:
     return " ".join(parts) + " "
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A write with its parameters already encoded (so encoding can happen on another thread)."""
+
+    name: str
+    payload: Any
+
+
 class GraphStore(Protocol):
     """What repositories need from a graph database."""
 
@@ -87,6 +96,10 @@ class GraphStore(Protocol):
     def read(self, name: str, **params: Any) -> list[Row]: ...
 
     def write(self, name: str, **params: Any) -> list[Row]: ...
+
+    def prepare(self, name: str, **params: Any) -> Prepared: ...
+
+    def execute(self, prepared: Prepared) -> list[Row]: ...
 
     def explain(self, name: str) -> None: ...
 
@@ -143,12 +156,10 @@ class FalkorStore:
                 raise Conflict(f"{name}: {message}") from exc
             raise QueryError(f"{name}: {message}") from exc
 
-    def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
+    def _run(self, name: str, params: Mapping[str, Any], read_only: bool,
+             encoded: tuple[str, dict[str, Any] | None] | None = None) -> list[Row]:
         text: str = self.catalog[name].text
-        header = cypher_params_header(params) if params else ""
-        query_params: dict[str, Any] | None = None
-        if header is None:
-            header, query_params = "", dict(params)
+        header, query_params = encoded if encoded is not None else self._encode(params)
         try:
             with self._translate(name):
                 if read_only:
@@ -164,11 +175,23 @@ class FalkorStore:
         header = [h.decode() if isinstance(h, bytes) else str(h) for h in header]
         return [dict(zip(header, (_plain(v) for v in row))) for row in result.result_set]
 
+    @staticmethod
+    def _encode(params: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        header = cypher_params_header(params) if params else ""
+        return ("", dict(params)) if header is None else (header, None)
+
     def read(self, name: str, **params: Any) -> list[Row]:
         return self._run(name, params, read_only=True)
 
     def write(self, name: str, **params: Any) -> list[Row]:
         return self._run(name, params, read_only=False)
+
+    def prepare(self, name: str, **params: Any) -> Prepared:
+        self.catalog[name]  # unknown names fail here, not on the writer thread
+        return Prepared(name, self._encode(params))
+
+    def execute(self, prepared: Prepared) -> list[Row]:
+        return self._run(prepared.name, {}, read_only=False, encoded=prepared.payload)
 
     def run_text(self, name: str, text: str, params: Mapping[str, Any]) -> list[Row]:
         """Run catalog text that is not a whole file (a statement of a schema file)."""
@@ -256,6 +279,13 @@ class Neo4jStore:
 
     def write(self, name: str, **params: Any) -> list[Row]:
         return self._run(name, params, read_only=False)
+
+    def prepare(self, name: str, **params: Any) -> Prepared:
+        self.catalog[name]
+        return Prepared(name, dict(params))
+
+    def execute(self, prepared: Prepared) -> list[Row]:
+        return self._run(prepared.name, prepared.payload, read_only=False)
 
     def explain(self, name: str) -> None:
         text = self.catalog[name].text

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .driver import GraphStore
+from .driver import GraphStore, Prepared
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,18 @@ class IngestRepository:
                      half_life: float) -> bool:
         """Apply one batch atomically (``users`` carry their ``pairs``). False if some id was
         already applied, in which case nothing changed."""
-        rows = self.store.write("ingest/apply_events", ids=list(ids), users=list(users), now=now,
-                                half_life=half_life)
+        return self.apply_prepared(self.prepare_events(ids, users, now=now, half_life=half_life),
+                                   ids, users)
+
+    def prepare_events(self, ids: Sequence[str], users: Sequence[dict[str, Any]], *, now: float,
+                       half_life: float) -> Prepared:
+        """Encode an ``apply_events`` write (CPU work the caller may do on another thread)."""
+        return self.store.prepare("ingest/apply_events", ids=list(ids), users=list(users),
+                                  now=now, half_life=half_life)
+
+    def apply_prepared(self, prepared: Prepared, ids: Sequence[str],
+                       users: Sequence[dict[str, Any]]) -> bool:
+        rows = self.store.execute(prepared)
         if rows:
             return True
         if any(u["pairs"] for u in users):

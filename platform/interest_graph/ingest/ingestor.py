@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..graph.driver import Prepared
 from ..graph.ingest import IngestRepository
 from ..privacy import Pseudonymiser, text_hash
 from .records import EVENT_TYPES, Event, ItemRecord, RecordError
@@ -162,6 +163,14 @@ def aggregate_batch(
     return list(users.values())
 
 
+@dataclass
+class _EncodedBatch:
+    unique: dict[str, PreparedEvent]
+    ids: list[str]
+    users: list[dict[str, Any]]
+    query: Prepared
+
+
 def item_row(item: ItemRecord) -> dict[str, Any]:
     return {
         "id": item.item_id, "title": item.title, "description": item.description,
@@ -202,19 +211,29 @@ class Ingestor:
         self.repo.upsert_items([item_row(i) for i in items.values()], self.clock())
         summary.items_upserted += len(items)
 
-    def _write_events(self, batch: list[PreparedEvent], summary: IngestSummary) -> None:
+    def _encode_events(self, batch: list[PreparedEvent], summary: IngestSummary) -> _EncodedBatch:
+        """De-duplicate, aggregate and encode a batch (reader thread: pure CPU)."""
         unique: dict[str, PreparedEvent] = {}
         for ev in batch:
             if ev.hid in unique:
                 summary.duplicates += 1
             else:
                 unique[ev.hid] = ev
-        # Optimistic: apply the whole batch; the guard refuses it if any event is already
-        # applied, and only then do we ask which ones (replays and resumed loads).
-        known: set[str] = set()
-        for attempt in range(_CLASH_RETRIES):
-            if attempt:
-                known = self.repo.known_events(list(unique))
+        ids = list(unique)
+        users = aggregate_batch(list(unique.values()), self.weights, self.half_life)
+        query = self.repo.prepare_events(ids, users, now=self.clock(), half_life=self.half_life)
+        return _EncodedBatch(unique, ids, users, query)
+
+    def _write_events(self, encoded: _EncodedBatch, summary: IngestSummary) -> None:
+        """Apply an encoded batch (writer thread). Optimistic: the guard refuses the whole batch
+        if any event is already applied, and only then do we ask which ones (replays, resumes)."""
+        if self.repo.apply_prepared(encoded.query, encoded.ids, encoded.users):
+            summary.events_applied += len(encoded.ids)
+            summary.batches += 1
+            return
+        unique = encoded.unique
+        for _ in range(_CLASH_RETRIES):
+            known = self.repo.known_events(list(unique))
             fresh = [ev for hid, ev in unique.items() if hid not in known]
             if not fresh:
                 summary.duplicates += len(unique)
@@ -250,7 +269,7 @@ class Ingestor:
             else:
                 self._write_events(payload, summary)
                 if progress is not None:
-                    progress(len(payload))
+                    progress(len(payload.unique))
 
         def writer() -> None:
             while (task := work.get()) is not None:
@@ -284,7 +303,7 @@ class Ingestor:
                         if items:
                             submit("items", items)
                             items = {}
-                        submit("events", batch)
+                        submit("events", self._encode_events(batch, summary))
                         batch = []
                 elif isinstance(record, ItemRecord):
                     items[record.item_id] = record
@@ -296,7 +315,7 @@ class Ingestor:
             if items:
                 submit("items", items)
             if batch:
-                submit("events", batch)
+                submit("events", self._encode_events(batch, summary))
         finally:
             if pipelined:
                 work.put(None)
