@@ -9,7 +9,6 @@ MERGE (u:User {id: $user})
 ON CREATE SET u.first_ts = $ts, u.events = 0
 SET u.events = u.events + 1, u.last_ts = $ts, u.updated_at = $now
 MERGE (i:Item {id: $item})
-SET i.updated_at = $now
 MERGE (u)-[r:INTERACTED]->(i)
 ON CREATE SET r.first_ts = $ts, r.last_ts = $ts, r.weight = 0.0, r.n_purchase = 0
 SET r.weight = r.weight + $weight,

@@ -34,8 +34,7 @@ SET n.events = n.events + u.events,
 WITH created, n, u
 UNWIND u.pairs AS p
 MERGE (i:Item {id: p.item})
-ON CREATE SET i.created_at = $now
-SET i.updated_at = $now
+ON CREATE SET i.created_at = $now, i.updated_at = $now
 MERGE (n)-[r:INTERACTED]->(i)
 ON CREATE SET r.first_ts = p.first_ts, r.last_ts = p.last_ts, r.weight = 0.0,
     r.n_view = 0, r.n_click = 0, r.n_search = 0, r.n_wishlist = 0, r.n_cart = 0,

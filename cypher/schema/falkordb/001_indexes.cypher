@@ -8,7 +8,6 @@ CREATE INDEX FOR (e:Event) ON (e.id);
 CREATE INDEX FOR (s:Segment) ON (s.id);
 CREATE INDEX FOR (m:Meta) ON (m.key);
 CREATE INDEX FOR (u:User) ON (u.updated_at);
-CREATE INDEX FOR (i:Item) ON (i.updated_at);
 CREATE INDEX FOR (i:Item) ON (i.text_updated_at);
 CREATE INDEX FOR (r:Refresh) ON (r.version);
 CREATE VECTOR INDEX FOR (i:Item) ON (i.embedding) OPTIONS {dimension: 64, similarityFunction: 'cosine'};

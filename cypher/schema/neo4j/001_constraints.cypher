@@ -6,7 +6,6 @@ CREATE CONSTRAINT event_id IF NOT EXISTS FOR (e:Event) REQUIRE e.id IS UNIQUE;
 CREATE CONSTRAINT segment_id IF NOT EXISTS FOR (s:Segment) REQUIRE s.id IS UNIQUE;
 CREATE CONSTRAINT meta_key IF NOT EXISTS FOR (m:Meta) REQUIRE m.key IS UNIQUE;
 CREATE INDEX user_updated_at IF NOT EXISTS FOR (u:User) ON (u.updated_at);
-CREATE INDEX item_updated_at IF NOT EXISTS FOR (i:Item) ON (i.updated_at);
 CREATE INDEX item_text_updated_at IF NOT EXISTS FOR (i:Item) ON (i.text_updated_at);
 CREATE CONSTRAINT refresh_version IF NOT EXISTS FOR (r:Refresh) REQUIRE r.version IS UNIQUE;
 CREATE VECTOR INDEX item_embedding IF NOT EXISTS FOR (i:Item) ON i.embedding
