@@ -239,7 +239,8 @@ def refresh(ctx: click.Context, kind: str, wait: bool, timeout: float, as_json: 
         last = None
         while True:
             state = client.state(task_id)
-            line = f"  {state.state.lower()}: {state.stage or ''} {'' if state.percent is None else f'{state.percent:.0f}%'}"
+            percent = "" if state.percent is None else f"{state.percent:.0f}%"
+            line = f"  {state.state.lower()}: {state.stage or ''} {percent}"
             if line != last:
                 click.echo(line.rstrip())
                 last = line
@@ -291,7 +292,8 @@ def demo(ctx: click.Context, source: str, n_users: int) -> None:
         started, last = time.monotonic(), None
         while True:
             state = client.state(task_id)
-            line = f"  {state.stage or state.state.lower()} {'' if state.percent is None else f'{state.percent:.0f}%'}"
+            percent = "" if state.percent is None else f"{state.percent:.0f}%"
+            line = f"  {state.stage or state.state.lower()} {percent}"
             if line != last:
                 click.echo(f"{line.rstrip()}  ({time.monotonic() - started:.0f}s)")
                 last = line

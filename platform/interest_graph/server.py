@@ -160,7 +160,7 @@ class EmbeddedServer:
                 try:
                     if client.ping() and pidfile.exists():
                         # A loading server answers PING with LOADING errors; a real command proves ready.
-                        client.execute_command("GRAPH.LIST")
+                        client.execute_command("GRAPH.LIST")  # type: ignore[no-untyped-call]
                         break
                 except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
                     pass

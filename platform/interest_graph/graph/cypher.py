@@ -35,7 +35,7 @@ class Query:
             line for line in self.text.splitlines() if not line.strip().startswith("//")
         )
         parts = [p.strip() for p in code.split(";")]
-        return [cast(LiteralString, p) for p in parts if p]
+        return [cast(LiteralString, p) for p in parts if p]  # type: ignore[redundant-cast]
 
 
 def _header(text: str) -> str:
@@ -76,7 +76,7 @@ class CypherCatalog(Mapping[str, Query]):
             if name in queries:
                 raise ValueError(f"two Cypher files are both named {name!r}: {path}")
             # The catalog is the one place where file text becomes the LiteralString drivers want.
-            text = cast(LiteralString, path.read_text(encoding="utf-8").strip())
+            text = cast(LiteralString, path.read_text(encoding="utf-8").strip())  # type: ignore[redundant-cast]
             queries[name] = Query(name, text, _header(text), path)
         return cls(queries, backend)
 

@@ -171,9 +171,9 @@ class FalkorStore:
             if read_only and "empty key" in str(exc):
                 return []
             raise
-        header = [h[1] if isinstance(h, (list, tuple)) else h for h in (result.header or [])]
-        header = [h.decode() if isinstance(h, bytes) else str(h) for h in header]
-        return [dict(zip(header, (_plain(v) for v in row))) for row in result.result_set]
+        raw = [h[1] if isinstance(h, (list, tuple)) else h for h in (result.header or [])]
+        columns = [h.decode() if isinstance(h, bytes) else str(h) for h in raw]
+        return [dict(zip(columns, (_plain(v) for v in row))) for row in result.result_set]
 
     @staticmethod
     def _encode(params: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:

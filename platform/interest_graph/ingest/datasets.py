@@ -126,7 +126,7 @@ def product_type(description: str) -> str | None:
     words = _WORD.findall(description.upper())
     if not words:
         return None
-    word = words[-1]
+    word = str(words[-1])
     if len(word) > 3 and word.endswith("ES") and word[:-2].endswith(("CH", "SH", "X", "SS")):
         word = word[:-2]
     elif len(word) > 3 and word.endswith("S") and not word.endswith(("SS", "US", "IS", "AS")):
