@@ -171,3 +171,20 @@ def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
     after = falkor_store.read("stats/refresh_summary")[0]
     assert after["version"] == second["version"]
     assert after["segmented_users"] == summary["segmented_users"]
+
+
+def test_only_the_active_and_previous_models_are_kept(embedded_settings: Settings,
+                                                      falkor_store: GraphStore) -> None:
+    from interest_graph.graph.refresh import RefreshRepository
+    from interest_workers.refresh import prune_models
+
+    models = embedded_settings.models_dir
+    versions = sorted(p.stem for p in models.glob("*.pt"))
+    assert len(versions) <= 2, "full refreshes above must have pruned older models"
+    active = RefreshRepository(falkor_store).state().version
+    if active is not None:
+        assert active in versions
+    (models / "old.pt").write_bytes(b"x")
+    (models / "old.json").write_text("{}")
+    assert prune_models(models, set(versions)) == ["old"]
+    assert not (models / "old.json").exists()

@@ -418,6 +418,7 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     """One full refresh. Readers see the previous refresh until ``activate`` commits."""
     now = clock()
     version = new_version(now)
+    previous = repo.state().version
     stages = _Stages(progress, FULL_STAGES)
     device = str(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     snap = stages.run("pull", lambda: pull(repo, now))
@@ -508,6 +509,9 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
         keep = [r["version"] for r in repo.history(settings.segment_history)]
         repo.prune_segment_history(keep)
         repo.set_watermark(now)
+        # Saved models hold pseudonymised user ids and features: keep only the active one and
+        # its predecessor (a worker may still be loading it), so erased users leave them too.
+        prune_models(settings.models_dir, {version, previous or version})
 
     stages.run("cleanup", cleanup)
     repo.finish(version, "active", stages.seconds, clock())
@@ -517,6 +521,19 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
 
 
 # -- saved artefacts beside the model -------------------------------------------------------------
+
+
+def prune_models(models_dir: Path, keep: set[str]) -> list[str]:
+    """Delete saved models (and their side files) of versions not in ``keep``."""
+    removed = []
+    for path in models_dir.glob("*.pt"):
+        if path.stem in keep:
+            continue
+        for side in (path, path.with_suffix(".json"), path.with_suffix(".segments.npz"),
+                     path.with_suffix(".item_term.npy")):
+            side.unlink(missing_ok=True)
+        removed.append(path.stem)
+    return removed
 
 
 def save_sidecar(model_path: Path, seg: segmentation.Segmentation, fit: dict[str, Any] | None,
