@@ -115,3 +115,20 @@ def test_no_raw_user_id_reaches_the_graph(falkor_store: GraphStore, cli_env: dic
     aof_files = [f for f in (Path(cli_env["INTERESTGRAPH_DATA_DIR"]) / "server").rglob("*.aof*")
                  if f.is_file()]
     assert aof_files and all(raw_id.encode() not in f.read_bytes() for f in aof_files)
+
+
+def test_undecodable_bytes_and_broken_files_are_messages(falkor_store: GraphStore,
+                                                         cli_env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes(b"event_id,user_id,item_id,type,timestamp\n"
+                    b"1,alice,sku1,view,2024-01-01T00:00:00\n"
+                    b"2,b\xf6b,sku1,view,2024-01-01T00:00:00\n")
+    result = run_cli(cli_env, "load", str(bad), "--json")
+    assert "record 3: field 'user_id': is not valid UTF-8" in result.stdout
+    assert last_json(result.stdout)["events_applied"] == 1
+    broken = tmp_path / "events.csv.gz"
+    broken.write_bytes(b"not gzip at all")
+    result = run_cli(cli_env, "load", str(broken), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot read past line 1" in result.stderr

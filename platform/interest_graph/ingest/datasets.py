@@ -47,9 +47,12 @@ class DatasetReader:
 
 
 def _open_text(path: Path, encoding: str = "utf-8") -> IO[str]:
+    # Undecodable bytes become lone surrogates, which validation rejects record by record, so
+    # one bad byte costs one record, not the file.
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="",
+                                errors="surrogateescape")
+    return open(path, encoding=encoding, newline="", errors="surrogateescape")
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -66,7 +69,24 @@ def _is_json_lines(path: Path) -> bool:
 
 
 def _generic_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
-    """(line number, raw mapping) for each record of a CSV or JSON-lines file."""
+    """(line number, raw mapping) for each record of a CSV or JSON-lines file.
+
+    Raises:
+        DatasetError: the file cannot be read on (not gzip, truncated, broken CSV quoting); the
+            records before the fault have been yielded.
+    """
+    lineno = 0
+    try:
+        for lineno, row in _generic_rows_unchecked(path):
+            yield lineno, row
+    except (OSError, EOFError, csv.Error) as exc:
+        raise DatasetError(
+            f"{path}: cannot read past line {lineno + 1}: {exc}. Records before it were loaded;"
+            " fix the file and load it again (applied events are skipped)"
+        ) from None
+
+
+def _generic_rows_unchecked(path: Path) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
     with _open_text(path) as fh:
         if _is_json_lines(path):
             for lineno, line in enumerate(fh, start=1):

@@ -34,6 +34,8 @@ MIN_TS = 631152000.0
 # Ids may hold no control characters; text may hold tabs and newlines but no NUL (graph stores
 # cannot keep it in a string) — other control characters are dropped from text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Bytes that were not UTF-8, kept as lone surrogates by the readers.
+_UNDECODED = re.compile("[\ud800-\udfff]")
 _TEXT_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_TS = 4102444800.0
 
@@ -104,6 +106,8 @@ def _text_id(raw: Mapping[str, Any], key: str, *, required: bool = True) -> str 
         raise _Invalid(key, f"is longer than {MAX_ID_LENGTH} characters")
     if _CONTROL.search(text):
         raise _Invalid(key, "must not contain control characters")
+    if _UNDECODED.search(text):
+        raise _Invalid(key, "is not valid UTF-8")
     return text
 
 
@@ -130,6 +134,8 @@ def _clean_text(raw: Mapping[str, Any], key: str) -> str | None:
         raise _Invalid(key, "must be a string")
     if "\x00" in value:
         raise _Invalid(key, "must not contain a NUL character")
+    if _UNDECODED.search(value):
+        raise _Invalid(key, "is not valid UTF-8")
     return _TEXT_CONTROL.sub("", value).strip()[:MAX_TEXT_LENGTH] or None
 
 
@@ -178,9 +184,8 @@ def parse_event(raw: Mapping[str, Any]) -> Event:
             raise _Invalid("type", f"is required (one of {', '.join(EVENT_TYPES)})")
         kind = kind.strip().lower()
         if kind not in EVENT_TYPES:
-            raise _Invalid(
-                "type", f"unknown event type {kind[:40]!r} (one of {', '.join(EVENT_TYPES)})"
-            )
+            shown = _UNDECODED.sub("?", kind[:40])
+            raise _Invalid("type", f"unknown event type {shown!r} (one of {', '.join(EVENT_TYPES)})")
         item_id = _text_id(raw, "item_id", required=kind not in ITEMLESS_TYPES)
         try:
             ts = parse_timestamp(raw.get("timestamp"))
@@ -225,8 +230,8 @@ def parse_item(raw: Mapping[str, Any]) -> ItemRecord:
         if not isinstance(cats, (list, tuple)) or not all(isinstance(c, str) for c in cats):
             raise _Invalid("categories", "must be a list of strings or a '|'-separated string")
         categories = tuple(dict.fromkeys(c.strip() for c in cats if c.strip()))
-        if any(_CONTROL.search(c) for c in categories):
-            raise _Invalid("categories", "must not contain control characters")
+        if any(_CONTROL.search(c) or _UNDECODED.search(c) for c in categories):
+            raise _Invalid("categories", "must be UTF-8 text without control characters")
     except _Invalid as exc:
         raise ValueError(exc.field, exc.reason) from None
     assert item_id is not None
