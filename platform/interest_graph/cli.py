@@ -235,6 +235,9 @@ def refresh(ctx: click.Context, kind: str, wait: bool, timeout: float, as_json: 
         click.echo(f"{kind} refresh queued: task {task_id}")
         if not wait:
             return
+        if not client.workers():
+            click.echo("no worker answers yet: start one with 'interestgraph worker' "
+                       "(the task waits in the queue)", err=True)
         deadline = time.monotonic() + timeout
         last = None
         while True:

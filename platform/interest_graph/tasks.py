@@ -63,5 +63,10 @@ class TaskClient:
                 stage, percent = "done", 100.0
         return TaskState(task_id, result.state, stage, percent, payload, error)
 
+    def workers(self, timeout: float = 2.0) -> list[str]:
+        """Names of the workers that answer a ping within ``timeout`` seconds."""
+        replies = self._app.control.ping(timeout=timeout) or []
+        return [name for reply in replies for name in reply]
+
     def close(self) -> None:
         self._app.close()
