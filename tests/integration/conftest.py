@@ -6,17 +6,27 @@ uses in production-like laptop runs, in a throw-away data directory, and stops i
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from interest_graph.graph import GraphStore, open_store
+from interest_graph.ingest.datasets import open_dataset
+from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
 
 from ..conftest import datasets_dir
+
+CLI = [sys.executable, "-m", "interest_graph.cli"]
+SLICE_RECORDS = 12000
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +104,51 @@ def cli_env(embedded_settings: Settings) -> dict[str, str]:
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@dataclass(frozen=True)
+class RetailSlice:
+    """The first records of Online Retail in the generic format (events.jsonl + items.jsonl)."""
+
+    folder: Path
+    events: list[dict[str, object]]
+
+    @property
+    def raw_users(self) -> list[str]:
+        return list(dict.fromkeys(str(e["user_id"]) for e in self.events))
+
+
+@pytest.fixture(scope="session")
+def retail_slice(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> RetailSlice:
+    """The first 12,000 records of Online Retail, written once per session."""
+    folder = tmp_path_factory.mktemp("retail-slice")
+    events, items = [], []
+    reader = open_dataset("online-retail", shared_datasets)
+    for record in itertools.islice(reader.records(), SLICE_RECORDS):
+        if isinstance(record, Event):
+            events.append({"event_id": record.event_id, "user_id": record.user_id,
+                           "item_id": record.item_id, "type": record.type,
+                           "timestamp": record.ts, "quantity": record.quantity,
+                           "price": record.price})
+        elif isinstance(record, ItemRecord):
+            items.append({"item_id": record.item_id, "title": record.title,
+                          "categories": list(record.categories), "price": record.price})
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    return RetailSlice(folder, events)
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A real worker process (solo pool) appending its output to ``log``."""
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -12,10 +12,7 @@ and the ``playwright`` Python package; without either, this module is skipped wi
 from __future__ import annotations
 
 import collections
-import itertools
-import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,10 +24,10 @@ from werkzeug.serving import make_server
 
 from interest_graph.api import create_app
 from interest_graph.graph import open_store
-from interest_graph.ingest.datasets import open_dataset
-from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.settings import REPO_ROOT, Settings
 from interest_graph.tasks import REFRESH_FULL, TaskClient
+
+from .conftest import CLI, RetailSlice, start_worker, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,9 +35,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CLI = [sys.executable, "-m", "interest_graph.cli"]
 API_KEY = "dashboard-test-key"
-SLICE_RECORDS = 12000
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package "
@@ -54,37 +49,23 @@ sync_api = pytest.importorskip(
 # -- a real store with one full refresh ----------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def refreshed(embedded_settings: Settings, cli_env: dict[str, str], shared_datasets: Path,
+def refreshed(embedded_settings: Settings, cli_env: dict[str, str], retail_slice: RetailSlice,
               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A clean graph with the first 12,000 Online Retail records, fully refreshed by a real
     worker process. Returns the raw (shop) id of the busiest customer in the slice."""
-    folder = tmp_path_factory.mktemp("dashboard-slice")
-    events, items = [], []
-    for record in itertools.islice(open_dataset("online-retail", shared_datasets).records(),
-                                   SLICE_RECORDS):
-        if isinstance(record, Event):
-            events.append({"event_id": record.event_id, "user_id": record.user_id,
-                           "item_id": record.item_id, "type": record.type,
-                           "timestamp": record.ts, "quantity": record.quantity,
-                           "price": record.price})
-        elif isinstance(record, ItemRecord):
-            items.append({"item_id": record.item_id, "title": record.title,
-                          "categories": list(record.categories), "price": record.price})
-    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
-
+    folder = tmp_path_factory.mktemp("dashboard")
+    events = retail_slice.events
     store = open_store(embedded_settings)
     store.clear()
     store.init_schema()
     store.close()
-    subprocess.run([*CLI, "load", str(folder)], env=cli_env, check=True, capture_output=True)
+    subprocess.run([*CLI, "load", str(retail_slice.folder)], env=cli_env, check=True,
+                   capture_output=True)
 
     env = {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
            "INTERESTGRAPH_TOP_K": "10"}
     log = folder / "worker.log"
-    with log.open("ab") as out:
-        worker = subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
+    worker = start_worker(env, log)
     tasks = TaskClient(embedded_settings)
     try:
         task_id = tasks.send(REFRESH_FULL)
@@ -95,11 +76,7 @@ def refreshed(embedded_settings: Settings, cli_env: dict[str, str], shared_datas
         assert state.state == "SUCCESS", state.error
     finally:
         tasks.close()
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_process(worker)
     busiest = collections.Counter(e["user_id"] for e in events if e["type"] == "purchase")
     return {"user": str(busiest.most_common(1)[0][0]), "report": state.result}
 

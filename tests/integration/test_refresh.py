@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,14 +14,13 @@ from typing import Any
 import pytest
 
 from interest_graph.graph import GraphStore
-from interest_graph.ingest.datasets import open_dataset
-from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.privacy import Pseudonymiser
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
 
+from .conftest import CLI, RetailSlice, start_worker, stop_process
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-CLI = [sys.executable, "-m", "interest_graph.cli"]
 
 
 def worker_env(cli_env: dict[str, str]) -> dict[str, str]:
@@ -31,30 +28,9 @@ def worker_env(cli_env: dict[str, str]) -> dict[str, str]:
             "INTERESTGRAPH_REFRESH_LOCK_TTL": "5", "INTERESTGRAPH_TOP_K": "10"}
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:  # the child keeps its own descriptor
-        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
-def slice_file(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
-    """The first 12,000 records of Online Retail in the generic format."""
-    folder = tmp_path_factory.mktemp("slice")
-    reader = open_dataset("online-retail", shared_datasets)
-    events, items = [], []
-    for record in itertools.islice(reader.records(), 12000):
-        if isinstance(record, Event):
-            events.append({"event_id": record.event_id, "user_id": record.user_id,
-                           "item_id": record.item_id, "type": record.type,
-                           "timestamp": record.ts, "quantity": record.quantity,
-                           "price": record.price})
-        elif isinstance(record, ItemRecord):
-            items.append({"item_id": record.item_id, "title": record.title,
-                          "categories": list(record.categories), "price": record.price})
-    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
-    return folder
+def slice_file(retail_slice: RetailSlice) -> Path:
+    return retail_slice.folder
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +41,7 @@ def worker(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     proc = start_worker(env, log)
     state = {"proc": proc, "env": env, "log": log}
     yield state
-    state["proc"].terminate()
-    try:
-        state["proc"].wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        state["proc"].kill()
+    stop_process(state["proc"])
 
 
 @pytest.fixture(scope="module")
