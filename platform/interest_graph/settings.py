@@ -199,11 +199,14 @@ class Settings:
         status = EmbeddedServer(self.data_dir, self.embedded_port).start()
         return f"{status.redis_url}/1"
 
-    def backend(self) -> str:
-        """The Celery result backend URL (default: the broker's server, database 2)."""
+    def backend(self, broker: str | None = None) -> str:
+        """The Celery result backend URL (default: the broker's server, database 2).
+
+        Pass the already resolved ``broker`` to spare a second look-up of the embedded server.
+        """
         if self.result_backend:
             return self.result_backend
-        broker = self.broker()
+        broker = broker or self.broker()
         return broker.rsplit("/", 1)[0] + "/2" if broker.startswith("redis") else broker
 
     @property

@@ -37,8 +37,9 @@ class TaskClient:
     def __init__(self, settings: Settings) -> None:
         from celery import Celery
 
-        self._app = Celery("interest_graph_client", broker=settings.broker(),
-                           backend=settings.backend(), set_as_current=False)
+        broker = settings.broker()
+        self._app = Celery("interest_graph_client", broker=broker,
+                           backend=settings.backend(broker), set_as_current=False)
         self._app.conf.update(result_extended=True, broker_connection_retry_on_startup=True,
                               task_default_queue="interest")
 

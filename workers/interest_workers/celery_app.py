@@ -31,7 +31,7 @@ def celery_conf(settings: Settings) -> dict[str, Any]:
     broker = settings.broker()
     return dict(
         broker_url=broker,
-        result_backend=settings.backend(),
+        result_backend=settings.backend(broker),
         broker_connection_retry_on_startup=True,
         task_default_queue="interest",
         # Long tasks: acknowledge after the work, one message at a time, and give a message

@@ -443,17 +443,19 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
 
     user_emb, item_emb, interests, categories, similar, item_cats = stages.run("score", score)
     val = stages.run("value", lambda: customer_value(snap.purchases, now))
+    values = [_value_fields(val.frame, uid) for uid in graph.users.ids]
 
     def segment() -> tuple[Any, ...]:
         seg = segmentation.segment_users(user_emb.numpy(), seed=settings.seed)
-        user_cats = []
-        for u in range(graph.num_users):
-            hist = [graph.items.ids[i] for i in graph.edge_index[1][graph.edge_index[0] == u].tolist()]
-            user_cats.append([c for iid in hist for c in snap.item_categories.get(iid, [])])
-        tiers = [_value_fields(val.frame, uid).get("tier") for uid in graph.users.ids]
-        ev = [_value_fields(val.frame, uid).get("expected_value") for uid in graph.users.ids]
-        churn = [_value_fields(val.frame, uid).get("churn_risk") for uid in graph.users.ids]
-        profiles = segmentation.describe_segments(seg.labels, user_cats, tiers, ev, churn)
+        history = graph.to_csr(binary=True)
+        user_cats = [
+            [c for i in history.indices[history.indptr[u] : history.indptr[u + 1]]
+             for c in item_cats[i]]
+            for u in range(graph.num_users)
+        ]
+        profiles = segmentation.describe_segments(
+            seg.labels, user_cats, [v.get("tier") for v in values],
+            [v.get("expected_value") for v in values], [v.get("churn_risk") for v in values])
         return seg, profiles
 
     seg, profiles = stages.run("segment", segment)
@@ -497,7 +499,7 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
                           "x": float(coords[u, 0]), "y": float(coords[u, 1]),
                           "segment": seg_id(int(seg.labels[u])),
                           "segment_label": labels_by_index[int(seg.labels[u])],
-                          **_value_fields(val.frame, uid)})
+                          **values[u]})
         items = [{"id": iid, "embedding": [float(x) for x in item_emb[i]]}
                  for i, iid in enumerate(graph.items.ids)]
         repo.activate(version, version, model_path, users, items, clock())
@@ -612,8 +614,10 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
         # embedded from their id alone until the next full refresh reads their text.
         item_x[base.num_items :] = 0.0
     own = np.zeros((graph.num_users, item_x.shape[1]), np.float32)
-    for uid, text in snap.user_text.items():
-        own[graph.users.index(uid)] = encode_with_cache([text], encoder).embeddings[0]
+    if snap.user_text:
+        texts = list(snap.user_text.items())
+        rows = graph.users.to_index([uid for uid, _ in texts])
+        own[rows] = encode_with_cache([text for _, text in texts], encoder).embeddings
     user_x = user_features(graph, item_x, own)
     progress("embed", 50.0)
     user_emb, item_emb = embed_inductive(trained, graph, user_x, item_x, device="cpu")

@@ -193,12 +193,6 @@ class FalkorStore:
     def execute(self, prepared: Prepared) -> list[Row]:
         return self._run(prepared.name, {}, read_only=False, encoded=prepared.payload)
 
-    def run_text(self, name: str, text: str, params: Mapping[str, Any]) -> list[Row]:
-        """Run catalog text that is not a whole file (a statement of a schema file)."""
-        with self._translate(name):
-            result = self._graph.query(text, dict(params))
-        return [list(r) for r in result.result_set]  # type: ignore[misc]
-
     def explain(self, name: str) -> None:
         text = self.catalog[name].text
         with self._translate(name):

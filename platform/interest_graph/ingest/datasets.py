@@ -21,7 +21,6 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -372,7 +371,3 @@ def read_dataset(name_or_path: str | Path, datasets_dir: Path | None = None) -> 
             errors.append(record)
     return LoadedDataset(reader.name, events, items, errors, reader.skipped)
 
-
-def utc_iso(ts: float) -> str:
-    """An epoch timestamp as an ISO-8601 UTC string (for reports)."""
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -57,35 +57,35 @@ def held_lock(name: str, ttl: int) -> Iterator[bool]:
         client.close()
 
 
+def _run_locked(task: Task, lock: str, busy: str,
+                work: Callable[[Callable[[str, float], None]], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work`` under ``lock``, reporting its progress in the task's state."""
+    with held_lock(lock, resources.settings().refresh_lock_ttl_s) as acquired:
+        if not acquired:
+            return {"status": "skipped", "reason": busy}
+
+        def progress(stage: str, percent: float) -> None:
+            task.update_state(state="PROGRESS", meta={"stage": stage, "percent": round(percent, 1)})
+
+        return work(progress)
+
+
 @shared_task(name="interest.refresh.full", bind=True, autoretry_for=(GraphUnavailable,),
              retry_backoff=True, retry_backoff_max=300, max_retries=5, acks_late=True)
 def refresh_full(self: Task) -> dict[str, Any]:
     """Train, score everything and segment; one at a time (a lock with expiry)."""
-    settings = resources.settings()
-    with held_lock(FULL_LOCK, settings.refresh_lock_ttl_s) as acquired:
-        if not acquired:
-            return {"status": "skipped", "reason": "a full refresh is already running"}
-
-        def progress(stage: str, percent: float) -> None:
-            self.update_state(state="PROGRESS", meta={"stage": stage, "percent": round(percent, 1)})
-
-        report = refresh.run_full(resources.refresh_repository(), settings, resources.encoder(),
-                                  progress)
-        return report.as_dict()
+    return _run_locked(self, FULL_LOCK, "a full refresh is already running", lambda progress: (
+        refresh.run_full(resources.refresh_repository(), resources.settings(),
+                         resources.encoder(), progress).as_dict()))
 
 
 @shared_task(name="interest.refresh.incremental", bind=True, autoretry_for=(GraphUnavailable,),
              retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True)
 def refresh_incremental(self: Task) -> dict[str, Any]:
     """Re-score what changed since the watermark with the saved model; returns at once if nothing."""
-    settings = resources.settings()
-    with held_lock(INCREMENTAL_LOCK, settings.refresh_lock_ttl_s) as acquired:
-        if not acquired:
-            return {"status": "skipped", "reason": "an incremental refresh is already running"}
-
-        def progress(stage: str, percent: float) -> None:
-            self.update_state(state="PROGRESS", meta={"stage": stage, "percent": round(percent, 1)})
-
-        return refresh.run_incremental(
-            resources.refresh_repository(), settings, resources.encoder(),
-            lambda path: resources.cached_model(path, refresh.load_artefacts), progress)
+    return _run_locked(self, INCREMENTAL_LOCK, "an incremental refresh is already running",
+                       lambda progress: refresh.run_incremental(
+                           resources.refresh_repository(), resources.settings(),
+                           resources.encoder(),
+                           lambda path: resources.cached_model(path, refresh.load_artefacts),
+                           progress))
