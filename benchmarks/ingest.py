@@ -68,7 +68,7 @@ def main() -> None:
             batches = []
             for start in range(0, n, settings.batch_size):
                 chunk = prepared[start : start + settings.batch_size]
-                users = aggregate_batch(chunk, settings.weights, settings.half_life_s)
+                users = aggregate_batch(chunk, ingestor.recipe)
                 batches.append(([e.hid for e in chunk], users))
             item_rows = [item_row(i) for i in data.items.values()]
             started = time.perf_counter()

@@ -3,7 +3,7 @@
 // (user, item) pair.
 // Guarded: if any id in $ids is already applied the query changes nothing and returns no row;
 // the caller then re-checks which events are new. With no pairs at all it also returns no row.
-// Edge weight is a time-decayed sum kept "as of" r.last_ts:
+// Edge weight is a time-decayed sum kept "as of" r.last_ts (interest_graph.recipe):
 //   weight = sum_i w_i * 2^(-(last_ts - t_i) / half_life)
 // so batches may arrive in any order. A pair carries the same sum as of p.last_ts. Pairs are
 // nested under their user so each user is looked up once.
@@ -29,7 +29,8 @@ SET n.events = n.events + u.events,
     n.revenue = n.revenue + u.revenue,
     n.first_ts = CASE WHEN u.first_ts < n.first_ts THEN u.first_ts ELSE n.first_ts END,
     n.last_ts = CASE WHEN u.last_ts > n.last_ts THEN u.last_ts ELSE n.last_ts END,
-    n.text = CASE WHEN u.text IS NULL THEN n.text ELSE left(u.text + ' ' + coalesce(n.text, ''), 2000) END,
+    n.text = CASE WHEN u.text IS NULL THEN n.text WHEN n.text IS NULL THEN u.text
+                  ELSE left(u.text + ' ' + n.text, 2000) END,
     n.updated_at = $now
 WITH created, n, u
 UNWIND u.pairs AS p

@@ -11,6 +11,7 @@ from interest_graph.graph.ingest import IngestRepository
 from interest_graph.ingest.ingestor import Ingestor
 from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.privacy import Pseudonymiser
+from interest_graph.recipe import EdgeRecipe
 from interest_graph.settings import DEFAULT_WEIGHTS
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ DAY = 86400.0
 
 def ingestor(store: GraphStore, batch_size: int = 3) -> Ingestor:
     return Ingestor(IngestRepository(store), Pseudonymiser("contract"), batch_size=batch_size,
-                    weights=DEFAULT_WEIGHTS, half_life=30 * DAY, clock=lambda: 1e9)
+                    recipe=EdgeRecipe(DEFAULT_WEIGHTS, 30 * DAY), clock=lambda: 1e9)
 
 
 def events() -> list[Event | ItemRecord]:

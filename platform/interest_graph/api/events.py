@@ -15,6 +15,7 @@ from flask import Blueprint
 
 from ..ingest.ingestor import Ingestor
 from ..ingest.records import Event, ItemRecord, parse_event, parse_item
+from ..recipe import EdgeRecipe
 from ..tasks import REFRESH_INCREMENTAL
 from . import extensions as ext
 from .errors import ApiError, invalid_body
@@ -67,7 +68,7 @@ def post_events() -> tuple[dict[str, Any], int]:
                                "reason": str(reason)})
     settings = ext.settings()
     ingestor = Ingestor(ext.ingest(), ext.pseudonymiser(), batch_size=settings.batch_size,
-                        weights=settings.weights, half_life=settings.half_life_s)
+                        recipe=EdgeRecipe.from_settings(settings))
     # Items first: the ingestor writes them before the events of the same batch anyway.
     summary = ingestor.run(records, pipelined=False)
     out: dict[str, Any] = {

@@ -14,19 +14,19 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph.driver import Prepared
 from ..graph.ingest import IngestRepository
 from ..privacy import Pseudonymiser, text_hash
+from ..recipe import USER_TEXT_TYPES, EdgeRecipe, user_text
 from .records import EVENT_TYPES, Event, ItemRecord, RecordError
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS_KEPT = 1000
-MAX_USER_TEXT = 1000
 _CLASH_RETRIES = 5
 
 
@@ -76,27 +76,17 @@ class IngestSummary:
         }
 
 
-def event_weight(event: PreparedEvent | Event, weights: Mapping[str, float]) -> float:
-    """The behaviour weight of one event; ratings and rated reviews scale by rating / 5."""
-    weight = weights.get(event.type, 1.0)
-    if event.rating is not None and event.type in ("rating", "review"):
-        weight *= event.rating / 5.0
-    return weight
-
-
-def aggregate_batch(
-    events: Sequence[PreparedEvent], weights: Mapping[str, float], half_life: float
-) -> list[dict[str, Any]]:
+def aggregate_batch(events: Sequence[PreparedEvent], recipe: EdgeRecipe) -> list[dict[str, Any]]:
     """Fold a batch of new events into per-user rows, each with its per-item edge deltas
     (``pairs``).
 
     A user row carries the distinct purchase days (epoch day numbers) and net revenue of the batch:
     the customer-value model needs purchase occasions, which the per-pair edges do not keep.
 
-    The pair weight is ``sum_i w_i * 2^(-(last_ts - t_i) / half_life)`` as of the pair's newest
-    event in the batch, the form ``apply_events`` merges into the stored edge. A pair's ``counts``
-    lists its events per type in :data:`EVENT_TYPES` order; keys whose value is None are left out
-    (Cypher reads a missing key as null).
+    The pair weight is the recipe's fold (:meth:`~interest_graph.recipe.EdgeRecipe.fold`) as of the
+    pair's newest event in the batch, the form ``apply_events`` merges into the stored edge. A
+    pair's ``counts`` lists its events per type in :data:`EVENT_TYPES` order; keys whose value is
+    None are left out (Cypher reads a missing key as null).
     """
     users: dict[str, dict[str, Any]] = {}
     user_texts: dict[str, list[tuple[float, str]]] = {}
@@ -114,7 +104,7 @@ def aggregate_batch(
             u["revenue"] -= ev.quantity * (ev.price or 0.0)
         u["first_ts"] = min(u["first_ts"], ev.ts)
         u["last_ts"] = max(u["last_ts"], ev.ts)
-        if ev.text and ev.type in ("review", "search"):
+        if ev.text and ev.type in USER_TEXT_TYPES:
             user_texts.setdefault(ev.user, []).append((ev.ts, ev.text))
         if ev.item is None:
             continue
@@ -127,12 +117,8 @@ def aggregate_batch(
                 "rating_ts": None, "review": None, "_review_ts": None,
                 **{f"n_{t}": 0 for t in EVENT_TYPES},
             }
-        w = event_weight(ev, weights)
-        if ev.ts > p["last_ts"]:
-            p["weight"] = p["weight"] * 2.0 ** (-(ev.ts - p["last_ts"]) / half_life) + w
-            p["last_ts"] = ev.ts
-        else:
-            p["weight"] += w * 2.0 ** (-(p["last_ts"] - ev.ts) / half_life)
+        p["weight"], p["last_ts"] = recipe.fold(
+            p["weight"], p["last_ts"], recipe.event_weight(ev.type, ev.quantity, ev.rating), ev.ts)
         p["first_ts"] = min(p["first_ts"], ev.ts)
         p[f"n_{ev.type}"] += 1
         amount = ev.quantity * (ev.price or 0.0)
@@ -147,8 +133,7 @@ def aggregate_batch(
         if ev.type == "review" and ev.text and (p["_review_ts"] is None or ev.ts >= p["_review_ts"]):
             p["review"], p["_review_ts"] = ev.text, ev.ts
     for user_id, texts in user_texts.items():
-        texts.sort(reverse=True)
-        users[user_id]["text"] = " ".join(t for _, t in texts)[:MAX_USER_TEXT]
+        users[user_id]["text"] = user_text(texts)
     for u in users.values():
         u["days"] = sorted(u["days"])
         u["pairs"] = []
@@ -187,15 +172,13 @@ class Ingestor:
         pseudonymiser: Pseudonymiser,
         *,
         batch_size: int = 5000,
-        weights: Mapping[str, float],
-        half_life: float,
+        recipe: EdgeRecipe,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
         self.pseudonymiser = pseudonymiser
         self.batch_size = batch_size
-        self.weights = dict(weights)
-        self.half_life = half_life
+        self.recipe = recipe
         self.clock = clock
 
     def prepare(self, event: Event) -> PreparedEvent:
@@ -220,8 +203,9 @@ class Ingestor:
             else:
                 unique[ev.hid] = ev
         ids = list(unique)
-        users = aggregate_batch(list(unique.values()), self.weights, self.half_life)
-        query = self.repo.prepare_events(ids, users, now=self.clock(), half_life=self.half_life)
+        users = aggregate_batch(list(unique.values()), self.recipe)
+        query = self.repo.prepare_events(ids, users, now=self.clock(),
+                                         half_life=self.recipe.half_life_s)
         return _EncodedBatch(unique, ids, users, query)
 
     def _write_events(self, encoded: _EncodedBatch, summary: IngestSummary) -> None:
@@ -238,9 +222,9 @@ class Ingestor:
             if not fresh:
                 summary.duplicates += len(unique)
                 return
-            users = aggregate_batch(fresh, self.weights, self.half_life)
+            users = aggregate_batch(fresh, self.recipe)
             if self.repo.apply_events([ev.hid for ev in fresh], users,
-                                      now=self.clock(), half_life=self.half_life):
+                                      now=self.clock(), half_life=self.recipe.half_life_s):
                 summary.duplicates += len(unique) - len(fresh)
                 summary.events_applied += len(fresh)
                 summary.batches += 1

@@ -8,6 +8,7 @@ from typing import Any
 from ..graph import open_store
 from ..graph.ingest import GraphCounts, IngestRepository
 from ..privacy import Pseudonymiser
+from ..recipe import EdgeRecipe
 from ..settings import Settings
 from .datasets import open_dataset
 from .ingestor import Ingestor, IngestSummary
@@ -45,8 +46,7 @@ def make_ingestor(settings: Settings, repo: IngestRepository) -> Ingestor:
         repo,
         Pseudonymiser(settings.resolved_secret(), enabled=settings.pseudonymise),
         batch_size=settings.batch_size,
-        weights=settings.weights,
-        half_life=settings.half_life_s,
+        recipe=EdgeRecipe.from_settings(settings),
     )
 
 

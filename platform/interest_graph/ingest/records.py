@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,10 +68,18 @@ class ItemRecord:
     @property
     def text(self) -> str:
         """The text the model encodes for this item."""
-        parts = [self.title.strip(), self.description.strip()]
-        if self.categories:
-            parts.append("Categories: " + ", ".join(self.categories))
-        return ". ".join(p for p in parts if p)
+        return item_text(self.title, self.description, self.categories)
+
+
+def item_text(title: str, description: str, categories: Sequence[str]) -> str:
+    """The text the model encodes for an item (the refresh rebuilds it from the graph).
+
+    Categories are sorted: the graph returns them in no fixed order.
+    """
+    parts = [title.strip(), description.strip()]
+    if categories:
+        parts.append("Categories: " + ", ".join(sorted(categories)))
+    return ". ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True, slots=True)
