@@ -3,7 +3,10 @@
 Usage::
 
     PYTHONPATH=platform:workers python benchmarks/quality.py [--dataset NAME_OR_PATH ...]
-        [--seed 0] [--encoder minilm|hashing] [--cache PATH]
+        [--seed 0] [--encoder minilm|hashing] [--cache PATH] [--methods ours,ease,...]
+
+Edge weights (behaviour weights, half-life) and the served model's fit come from the platform
+settings (``INTERESTGRAPH_*``), as in the refresh: "ours" is what a full refresh would serve.
 
 The last line of stdout is one JSON object::
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import resource
 import sys
 import time
@@ -28,6 +30,8 @@ for _src in ("platform", "workers"):
         sys.path.insert(0, str(ROOT / _src))
 
 from interest_graph.ingest.datasets import read_dataset  # noqa: E402
+from interest_graph.recipe import EdgeRecipe  # noqa: E402
+from interest_graph.settings import Settings  # noqa: E402
 from interest_workers.pipelines.evaluation import METHODS, run_benchmark  # noqa: E402
 from interest_workers.pipelines.features import (  # noqa: E402
     HashingEncoder,
@@ -35,18 +39,9 @@ from interest_workers.pipelines.features import (  # noqa: E402
     SqliteTextCache,
     TextEncoder,
 )
+from interest_workers.pipelines.interest_model import FitConfig  # noqa: E402
 
 logger = logging.getLogger("quality")
-
-
-def datasets_dir() -> Path:
-    """The shared datasets folder, from the platform settings when available."""
-    try:
-        from interest_graph.settings import Settings
-
-        return Path(Settings.from_env().datasets_dir)
-    except Exception:  # settings module still being written, or a config error
-        return Path(os.environ.get("INTERESTGRAPH_DATASETS_DIR", ROOT.parent / "shared" / "datasets"))
 
 
 def peak_rss_mb() -> float:
@@ -57,29 +52,35 @@ def peak_rss_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", help="name or path (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="default: the settings' seed")
     parser.add_argument("--encoder", choices=("minilm", "hashing"), default="minilm")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "text_embeddings.sqlite")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--half-life-days", type=float, default=90.0)
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--device", default=None, help="default: the settings' device")
     args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.seed is not None:
+        settings = settings.with_overrides(seed=args.seed)
+    if args.device is not None:
+        settings = settings.with_overrides(device=args.device)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     names = args.dataset or ["ml-100k", "online-retail"]
     encoder: TextEncoder = (
-        SentenceTransformerEncoder(device=args.device) if args.encoder == "minilm" else HashingEncoder(64)
+        SentenceTransformerEncoder(device=settings.device) if args.encoder == "minilm"
+        else HashingEncoder(64)
     )
     cache = SqliteTextCache(args.cache)
-    result: dict[str, object] = {"datasets": {}, "info": {}, "seed": args.seed}
+    recipe = EdgeRecipe.from_settings(settings)
+    config = FitConfig.from_settings(settings)
+    result: dict[str, object] = {"datasets": {}, "info": {}, "seed": settings.seed,
+                                 "half_life_days": settings.half_life_days}
     start = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
-        ds = read_dataset(name, datasets_dir())
+        ds = read_dataset(name, settings.datasets_dir)
         read_s = time.perf_counter() - t0
-        out = run_benchmark(
-            ds.events, ds.items, encoder, cache, methods=args.methods.split(","), seed=args.seed,
-            half_life_days=args.half_life_days, device=args.device,
-        )
+        out = run_benchmark(ds.events, ds.items, encoder, cache, recipe=recipe, config=config,
+                            methods=args.methods.split(","))
         key = ds.name if name in ("ml-100k", "online-retail", "amazon-magazine") else name
         result["datasets"][key] = out["methods"]  # type: ignore[index]
         result["info"][key] = {**out["info"], "read_s": round(read_s, 2)}  # type: ignore[index]

@@ -75,9 +75,7 @@ class Settings:
     incremental_every_s: float = 60.0
     full_refresh_hour: int = 2
     segment_history: int = 30
-    train_epochs: int = 36
-    gcn_weight: float = 0.8
-    ease_l2: float = 100.0
+    train_epochs: int = 40
     seed: int = 0
     encoder: str = "minilm"
 
@@ -86,8 +84,8 @@ class Settings:
             raise ConfigError(f"{PREFIX}BATCH_SIZE must be at least 1, got {self.batch_size}")
         if self.encoder not in ("minilm", "hashing"):
             raise ConfigError(f"{PREFIX}ENCODER must be minilm or hashing, got {self.encoder!r}")
-        if not 0.0 <= self.gcn_weight <= 1.0:
-            raise ConfigError(f"{PREFIX}GCN_WEIGHT must be in [0, 1], got {self.gcn_weight}")
+        if self.train_epochs < 1:
+            raise ConfigError(f"{PREFIX}TRAIN_EPOCHS must be at least 1, got {self.train_epochs}")
         if not 0 <= self.full_refresh_hour <= 23:
             raise ConfigError(f"{PREFIX}FULL_REFRESH_HOUR must be 0-23, got {self.full_refresh_hour}")
         if self.half_life_days <= 0:
@@ -135,10 +133,6 @@ class Settings:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:
             kwargs["half_life_days"] = _float("HALF_LIFE_DAYS", v)
-        if (v := get("GCN_WEIGHT")) is not None:
-            kwargs["gcn_weight"] = _float("GCN_WEIGHT", v)
-        if (v := get("EASE_L2")) is not None:
-            kwargs["ease_l2"] = _float("EASE_L2", v)
         if (v := get("INCREMENTAL_EVERY")) is not None:
             kwargs["incremental_every_s"] = _float("INCREMENTAL_EVERY", v)
         if (v := get("PSEUDONYMISE")) is not None:

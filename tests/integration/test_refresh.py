@@ -82,21 +82,38 @@ def test_full_then_incremental_refresh(falkor_store: GraphStore, cli_env: dict[s
     assert summary["segmented_users"] == users == summary["memberships"] == summary["segment_members"]
     assert summary["interests"] >= users * 5 and summary["similar"] > 0
     assert summary["category_interests"] > 0 and summary["users_valued"] > users / 2
-    assert falkor_store.read("stats/bought_recommended")[0]["n"] == 0
+    assert falkor_store.read("stats/consumed_recommended")[0]["n"] == 0
     segments = falkor_store.read("stats/segments")
     assert all(s["label"] and s["size"] > 0 for s in segments)
 
-    # A second full refresh with unchanged text encodes nothing.
-    again = wait(client, client.send(REFRESH_FULL))
-    assert again["texts_encoded"] == 0 and again["version"] != report["version"]
-
-    # New purchases for two users → only they (and their neighbourhood) change.
+    # A purchase returned in full is consumed: the next full refresh does not recommend it back
+    # (it nets to no edge, so only the consumption rule keeps it out).
     p = Pseudonymiser("test-secret")
-    everyone = [r["id"] for r in falkor_store.read("stats/user_ids")]
     lines = (slice_file / "events.jsonl").read_text().splitlines()
     raw_ids = list(dict.fromkeys(json.loads(line)["user_id"] for line in lines))
     raw_a, raw_b = raw_ids[0], raw_ids[1]
     a, b = p.user(raw_a), p.user(raw_b)
+    # A user who only viewed gets reasons citing what they viewed, not "popular with people".
+    returned, viewed = (r[0] for r in recs(falkor_store, a)[:2])
+    back = slice_file.parent / "returned.jsonl"
+    back.write_text("".join(json.dumps({
+        "event_id": f"ret-{n}", "user_id": user, "item_id": item, "type": kind,
+        "timestamp": 1323000000, "quantity": 2, "price": 2.0}) + "\n"
+        for n, (user, item, kind) in enumerate([
+            (raw_a, returned, "purchase"), (raw_a, returned, "return"),
+            ("viewer", returned, "view"), ("viewer", viewed, "view")])))
+    subprocess.run([*CLI, "load", str(back)], env=cli_env, check=True, capture_output=True)
+
+    # A second full refresh with unchanged text encodes nothing.
+    again = wait(client, client.send(REFRESH_FULL))
+    assert again["texts_encoded"] == 0 and again["version"] != report["version"]
+    assert returned not in {r[0] for r in recs(falkor_store, a)}
+    viewer = recs(falkor_store, p.user("viewer"))
+    assert viewer and all(r[2].startswith("similar to ") for r in viewer), viewer
+    assert falkor_store.read("stats/consumed_recommended")[0]["n"] == 0
+
+    # New purchases for two users → only they (and their neighbourhood) change.
+    everyone = [r["id"] for r in falkor_store.read("stats/user_ids")]
     others = [u for u in everyone if u not in (a, b)][:40]
     before = {u: recs(falkor_store, u) for u in [a, b, *others]}
     targets = [r[0] for r in before[a][:3]]
@@ -148,7 +165,7 @@ def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
 def test_only_the_active_and_previous_models_are_kept(embedded_settings: Settings,
                                                       falkor_store: GraphStore) -> None:
     from interest_graph.graph.refresh import RefreshRepository
-    from interest_workers.refresh import prune_models
+    from interest_workers.pipelines.artefacts import prune_models
 
     models = embedded_settings.models_dir
     versions = sorted(p.stem for p in models.glob("*.pt"))
@@ -157,6 +174,5 @@ def test_only_the_active_and_previous_models_are_kept(embedded_settings: Setting
     if active is not None:
         assert active in versions
     (models / "old.pt").write_bytes(b"x")
-    (models / "old.json").write_text("{}")
     assert prune_models(models, set(versions)) == ["old"]
-    assert not (models / "old.json").exists()
+    assert not (models / "old.pt").exists()

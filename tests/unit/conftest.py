@@ -15,15 +15,16 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
     import torch_geometric.nn  # noqa: F401
 
+from interest_graph.recipe import EdgeArrays, EdgeRecipe
 from interest_workers.pipelines.features import HashingEncoder, SentenceTransformerEncoder
-from interest_workers.pipelines.graph_build import Interaction, InteractionGraph, build_graph
+from interest_workers.pipelines.graph_build import InteractionGraph, build_graph
 
 DAY = 86400.0
 
 
 @dataclass(frozen=True)
 class Ev:
-    """A minimal event (the fields graph_build reads)."""
+    """A minimal event (the fields the recipe reads)."""
 
     user_id: str
     item_id: str | None
@@ -54,10 +55,28 @@ PAIRS = [
 ]
 
 
+def make_graph(
+    pairs: list[tuple[str, str]],
+    item_ids: list[str],
+    *,
+    weights: list[float] | None = None,
+    first_ts: list[float] | None = None,
+    user_ids: list[str] | None = None,
+) -> InteractionGraph:
+    """A graph of ``pairs``, all consumed, with undecayed ``weights`` (default 1)."""
+    users = user_ids or list(dict.fromkeys(u for u, _ in pairs))
+    items = list(dict.fromkeys([*item_ids, *(i for _, i in pairs)]))
+    n = len(pairs)
+    first = first_ts or [1000.0 + k for k in range(n)]
+    edges = EdgeArrays.from_lists(
+        [users.index(u) for u, _ in pairs], [items.index(i) for _, i in pairs],
+        weights or [1.0] * n, first, [5000.0] * n, [True] * n)
+    return build_graph(users, items, edges, EdgeRecipe(), 5000.0)
+
+
 @pytest.fixture
 def tiny_graph() -> InteractionGraph:
-    rows = [Interaction(u, i, 1.0 + k % 3, 1000.0 + k) for k, (u, i) in enumerate(PAIRS)]
-    return build_graph(rows, item_ids=list(ITEM_TEXTS))
+    return make_graph(PAIRS, list(ITEM_TEXTS), weights=[1.0 + k % 3 for k in range(len(PAIRS))])
 
 
 @pytest.fixture

@@ -4,19 +4,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from interest_graph.recipe import EdgeRecipe
 from interest_workers.pipelines import baselines
-from interest_workers.pipelines.evaluation import (
-    Targets,
-    evaluate_scorer,
-    index_targets,
-    run_benchmark,
-    temporal_split,
-)
+from interest_workers.pipelines.evaluation import run_benchmark
 from interest_workers.pipelines.features import HashingEncoder
-from interest_workers.pipelines.graph_build import Interaction, build_graph
+from interest_workers.pipelines.interest_model import FitConfig
+from interest_workers.pipelines.metrics import Targets, evaluate_scorer, index_targets
 from interest_workers.pipelines.scores import EmbeddingScorer
+from interest_workers.pipelines.splits import temporal_split
 
-from .conftest import DAY, ITEM_CATEGORIES, ITEM_TEXTS, PAIRS, Ev
+from .conftest import DAY, ITEM_TEXTS, PAIRS, Ev, make_graph
 
 
 def test_temporal_split_holds_out_latest_items_per_user() -> None:
@@ -35,16 +32,22 @@ def test_metrics_on_a_hand_computed_ranking() -> None:
     users = np.array([[4.0, 3.0, 2.0, 1.0]], np.float32)
     train = sp.csr_matrix(np.array([[1, 0, 0, 0]], np.float32))
     # Ranking after excluding item 0: 1, 2, 3. Targets 2 (rank 2) and 3 (rank 3, cold).
-    targets = Targets(np.array([0]), [np.array([2, 3])], np.array([False, False, False, True]))
+    targets = Targets(np.array([0]), [np.array([2, 3])], np.array([2]),
+                      np.array([False, False, False, True]))
     m = evaluate_scorer(EmbeddingScorer(users, items), train, targets, k=2, hit_k=1)
     assert m["recall@2"] == pytest.approx(0.5)
     assert m["ndcg@2"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
     assert m["hit@1"] == 0.0
     assert m["coverage"] == pytest.approx(0.5)
     assert m["cold_recall@2"] == 0.0
-    none_cold = Targets(np.array([0]), [np.array([1])], np.zeros(4, bool))
+    none_cold = Targets(np.array([0]), [np.array([1])], np.array([1]), np.zeros(4, bool))
     m2 = evaluate_scorer(EmbeddingScorer(users, items), train, none_cold, k=2, hit_k=1)
     assert m2["recall@2"] == 1.0 and m2["hit@1"] == 1.0 and m2["cold_recall@2"] is None
+    # A held-out item outside the catalogue is a miss nothing can avoid.
+    outside = Targets(np.array([0]), [np.array([1])], np.array([2]), np.zeros(4, bool))
+    m3 = evaluate_scorer(EmbeddingScorer(users, items), train, outside, k=2, hit_k=1)
+    assert m3["recall@2"] == 0.5
+    assert m3["ndcg@2"] == pytest.approx(1 / (1 + 1 / np.log2(3)))
 
 
 def test_baselines_rank_cluster_items_first(tiny_graph) -> None:
@@ -58,15 +61,15 @@ def test_baselines_rank_cluster_items_first(tiny_graph) -> None:
     for model in (baselines.BPRMF(epochs=3, batch_size=4),
                   baselines.LightGCNBaseline(epochs=3, batch_size=4)):
         assert model.fit(tiny_graph).score(u1).shape == (1, 7)
-    g = build_graph([Interaction(u, i, 1.0, 0.0) for u, i in PAIRS], item_ids=list(ITEM_TEXTS))
+    g = make_graph(PAIRS, list(ITEM_TEXTS))
     t = index_targets(g, {"u1": ["tea3", "unknown"], "nobody": ["tea1"]})
     assert t.users.tolist() == [0] and t.items[0].tolist() == [g.items.index("tea3")]
+    assert t.sizes.tolist() == [2]
 
 
 class _Item:
-    def __init__(self, text: str, categories: tuple[str, ...]) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
-        self.categories = categories
 
 
 def _synthetic_events(seed: int = 0) -> list[Ev]:
@@ -83,11 +86,11 @@ def _synthetic_events(seed: int = 0) -> list[Ev]:
 
 
 def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
-    items = {i: _Item(t, ITEM_CATEGORIES[i]) for i, t in ITEM_TEXTS.items()}
-    kwargs = dict(
-        seed=1, holdout=0.3, min_items=3, half_life_days=90.0,
-        ours_params={"epochs": 4, "embedding_dim": 8, "l2_grid": (10.0,), "gcn_weights": (0.5, 1.0)},
-    )
+    items = {i: _Item(t) for i, t in ITEM_TEXTS.items()}
+    config = FitConfig(max_epochs=4, embedding_dim=8, l2_grid=(10.0,), gcn_weights=(0.5, 1.0),
+                       min_items=3, seed=1)
+    kwargs = dict(recipe=EdgeRecipe(half_life_s=90 * DAY), config=config, holdout=0.3,
+                  min_items=3)
     first = run_benchmark(_synthetic_events(), items, HashingEncoder(16), **kwargs)
     second = run_benchmark(_synthetic_events(), items, HashingEncoder(16), **kwargs)
     assert set(first["methods"]) == {"ours", "popularity", "itemknn", "ease", "bpr_mf", "lightgcn"}
@@ -100,4 +103,4 @@ def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
     assert all(m["cold_recall@20"] == 1.0 for m in first["methods"].values())
     assert first["methods"]["ours"]["chosen"]["gcn_weight"] in (0.5, 1.0)
     with pytest.raises(ValueError, match="valid: ours"):
-        run_benchmark(_synthetic_events(), items, HashingEncoder(16), methods=["nope"])
+        run_benchmark(_synthetic_events(), items, HashingEncoder(16), methods=["nope"], **kwargs)

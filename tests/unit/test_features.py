@@ -12,6 +12,7 @@ from interest_workers.pipelines.features import (
     TextEncoder,
     build_node_features,
     encode_with_cache,
+    user_features,
 )
 
 from .conftest import ITEM_TEXTS
@@ -46,18 +47,20 @@ def test_cache_means_unchanged_text_is_not_encoded_twice(kind: str, tmp_path: Pa
 
 def test_node_features_use_items_and_own_text(tiny_graph, encoder) -> None:
     feats = build_node_features(
-        tiny_graph, ITEM_TEXTS, encoder, MemoryTextCache(), user_texts={"u4": ["tea lover"]}
+        tiny_graph, ITEM_TEXTS, encoder, MemoryTextCache(), user_texts={"u4": "tea lover"}
     )
-    assert feats.item_x.shape == (7, 32) and feats.user_x.shape == (6, 32)
+    assert feats.item_x.shape == (7, 32) and feats.user_text_x.shape == (6, 32)
     assert feats.encoded == 8
-    u1, u5 = tiny_graph.users.index("u1"), tiny_graph.users.index("u5")
+    u1, u4, u5 = (tiny_graph.users.index(u) for u in ("u1", "u4", "u5"))
+    assert np.allclose(feats.user_text_x[u4], encoder.encode(["tea lover"])[0])
+    assert np.allclose(np.delete(feats.user_text_x, u4, axis=0), 0.0)
+    user_x = user_features(tiny_graph, feats.item_x, feats.user_text_x)
     tea1 = tiny_graph.items.index("tea1")
     # A tea drinker's feature is closer to a tea item than a gardener's.
-    assert feats.user_x[u1] @ feats.item_x[tea1] > feats.user_x[u5] @ feats.item_x[tea1]
-    plain = build_node_features(tiny_graph, ITEM_TEXTS, encoder)
-    u4 = tiny_graph.users.index("u4")
-    assert not np.allclose(plain.user_x[u4], feats.user_x[u4])
-    assert np.allclose(plain.user_x[u1], feats.user_x[u1])
+    assert user_x[u1] @ feats.item_x[tea1] > user_x[u5] @ feats.item_x[tea1]
+    plain = user_features(tiny_graph, feats.item_x)
+    assert not np.allclose(plain[u4], user_x[u4])
+    assert np.allclose(plain[u1], user_x[u1])
 
 
 @pytest.mark.slow

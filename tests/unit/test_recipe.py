@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import numpy as np
 import pytest
 
 from interest_graph.ingest.ingestor import PreparedEvent, aggregate_batch
-from interest_graph.recipe import EdgeRecipe, graph_clock, user_text
+from interest_graph.recipe import CONSUMED_TYPES, EdgeRecipe, graph_clock, user_text
+from interest_graph.settings import REPO_ROOT
 
 from .conftest import DAY, Ev
 
@@ -98,3 +100,13 @@ def test_decay_never_boosts_pairs_newer_than_the_clock() -> None:
 def test_user_text_is_newest_first_and_bounded() -> None:
     assert user_text([(1.0, "a"), (3.0, "c"), (2.0, "b")]) == "c b a"
     assert len(user_text([(float(k), "x" * 100) for k in range(50)])) == 1000
+
+
+def test_the_queries_flag_exactly_the_consumed_behaviours() -> None:
+    # The store computes "consumed" in Cypher; it must name the recipe's behaviours, no others.
+    cypher = REPO_ROOT / "cypher"
+    for path, pattern in (("refresh/read_user_page", r"collect\(([^)]*)\) AS consumed"),
+                          ("refresh/read_users", r"collect\(([^)]*)\) AS consumed"),
+                          ("stats/consumed_recommended", r"AND (x\.n_[^>]*) > 0")):
+        (expr,) = re.findall(pattern, (cypher / f"{path}.cypher").read_text())
+        assert set(re.findall(r"\b[rx]\.n_(\w+)", expr)) == CONSUMED_TYPES, path

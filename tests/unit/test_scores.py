@@ -9,8 +9,11 @@ from interest_workers.pipelines.scores import (
     EmbeddingScorer,
     category_matrix,
     category_scores,
-    recommend,
+    explain,
+    interest_rows,
+    reason_text,
     similar_items,
+    top_categories,
     top_k_items,
 )
 
@@ -34,17 +37,35 @@ def test_top_k_excludes_history_by_default_and_is_configurable() -> None:
         top_k_items(scorer, 0, exclude=HISTORY)
 
 
-def test_recommend_gives_reason_item_and_shared_category() -> None:
+def test_reasons_cite_the_most_similar_own_item_and_a_shared_category() -> None:
     cats = [("East",), ("East", "Warm"), ("North",), ("North",)]
-    rec = recommend(USERS, ITEMS, HISTORY, k=2, item_categories=cats)
-    assert rec.items.tolist() == [[1, 3], [2, 1]]
+    top = top_k_items(EmbeddingScorer(USERS, ITEMS), 2, exclude=HISTORY)
+    users = np.array([0, 1])
+    why = explain(top.items, users, ITEMS, HISTORY, cats)
     # User 0 interacted only with item 0, so every reason is item 0.
-    assert rec.reason_items[0].tolist() == [0, 0]
-    assert rec.reason_similarity[0, 0] > 0.99
-    assert rec.reason_categories[0] == ["East", None]
-    assert rec.reason_categories[1] == ["North", None]
-    incl = recommend(USERS, ITEMS, HISTORY, k=1, exclude_interacted=False)
-    assert incl.items[:, 0].tolist() == [0, 2]
+    assert why.items[0].tolist() == [0, 0]
+    assert why.similarity[0, 0] > 0.99
+    assert why.categories[0] == ["East", None]
+    assert why.categories[1] == ["North", None]
+    # The history (any behaviour) may differ from what is excluded: user 1 also viewed item 0.
+    viewed = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 0, 0, 1]], np.float32))
+    assert explain(top.items, users, ITEMS, viewed, cats).items[1].tolist() == [3, 0]
+    # No history at all: no reason item, no category.
+    none = explain(top.items, users, ITEMS, sp.csr_matrix((2, 4), dtype=np.float32), cats)
+    assert (none.items == -1).all() and none.categories == [[None, None], [None, None]]
+
+
+def test_interest_rows_name_the_cited_item_by_title() -> None:
+    top = top_k_items(EmbeddingScorer(USERS, ITEMS), 2, exclude=HISTORY)
+    cats = [("East",), ("East", "Warm"), ("North",), ("North",)]
+    why = explain(top.items, np.array([0, 1]), ITEMS, HISTORY, cats)
+    rows = interest_rows(["a", "b", "c", "d"], top, why, ["Lamp", "", "Cup", "Mug"])
+    assert [r["item"] for r in rows[0]] == ["b", "d"] and [r["rank"] for r in rows[0]] == [1, 2]
+    assert rows[0][0]["reason"] == "similar to Lamp, which you interacted with (both East)"
+    assert rows[0][0]["score"] == pytest.approx(0.92)
+    assert rows[1][0]["reason"] == "similar to Mug, which you interacted with (both North)"
+    assert reason_text(None, "Tea") == "popular in Tea, a category you like"
+    assert reason_text(None, None) == "popular with people like you"
 
 
 def test_category_scores_and_similar_items() -> None:
@@ -54,6 +75,10 @@ def test_category_scores_and_similar_items() -> None:
     assert cs.shape == (2, 2)
     assert cs[0, 0] > cs[0, 1] and cs[1, 1] > cs[1, 0]
     assert ((cs >= 0) & (cs <= 1)).all()
+    tops = top_categories(USERS, ITEMS, [("East",), ("East",), ("North",), ("North",)], 1)
+    assert [t[0]["name"] for t in tops] == ["East", "North"]
+    assert tops[0][0]["score"] == pytest.approx(cs[0, 0])
+    assert top_categories(USERS, ITEMS, [(), (), (), ()], 5) == [[], []]
     sim = similar_items(ITEMS, k=1)
     assert sim.items[:, 0].tolist() == [1, 0, 3, 2]
 

@@ -15,16 +15,10 @@ import click
 logger = logging.getLogger(__name__)
 
 
-def _datasets_dir() -> Path:
-    from interest_graph.settings import Settings
-
-    return Path(Settings.from_env().datasets_dir)
-
-
 @click.command("evaluate")
 @click.argument("dataset")
 @click.option("--json", "as_json", is_flag=True, help="Also print the metrics as one JSON line.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=None, help="Default: the settings' seed.")
 @click.option(
     "--encoder", type=click.Choice(["minilm", "hashing"]), default="minilm", show_default=True,
     help="Text encoder for the model (hashing: fast, no text model).",
@@ -36,10 +30,15 @@ def _datasets_dir() -> Path:
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="SQLite text-embedding cache (default: none kept between runs).")
 def evaluate(
-    dataset: str, as_json: bool, seed: int, encoder: str, methods: str, cache: Path | None
+    dataset: str, as_json: bool, seed: int | None, encoder: str, methods: str, cache: Path | None
 ) -> None:
-    """Evaluate ours against the baselines on DATASET (a name or a path) with a temporal split."""
+    """Evaluate ours against the baselines on DATASET (a name or a path) with a temporal split.
+
+    Edge weights and the served model's fit come from the settings, as in the refresh.
+    """
     from interest_graph.ingest.datasets import read_dataset
+    from interest_graph.recipe import EdgeRecipe
+    from interest_graph.settings import Settings
 
     from .pipelines.evaluation import run_benchmark
     from .pipelines.features import (
@@ -50,16 +49,21 @@ def evaluate(
         TextCache,
         TextEncoder,
     )
+    from .pipelines.interest_model import FitConfig
 
+    settings = Settings.from_env()
+    if seed is not None:
+        settings = settings.with_overrides(seed=seed)
     try:
-        ds = read_dataset(dataset, _datasets_dir())
+        ds = read_dataset(dataset, settings.datasets_dir)
     except Exception as exc:  # DatasetError and friends: show the message, not a traceback
         raise click.ClickException(str(exc)) from exc
     enc: TextEncoder = SentenceTransformerEncoder() if encoder == "minilm" else HashingEncoder(64)
     text_cache: TextCache = SqliteTextCache(cache) if cache is not None else MemoryTextCache()
     try:
         out = run_benchmark(
-            ds.events, ds.items, enc, text_cache, methods=methods.split(","), seed=seed
+            ds.events, ds.items, enc, text_cache, recipe=EdgeRecipe.from_settings(settings),
+            config=FitConfig.from_settings(settings), methods=methods.split(","),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc

@@ -1,4 +1,4 @@
-"""Reads and writes of the refresh: subgraph pages in, versioned results out."""
+"""Reads and writes of the refresh: the graph paged into arrays, versioned results out."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from ..ingest.records import item_text
+from ..recipe import EdgeArrays
 from .driver import GraphStore, Row
 
 WRITE_CHUNK = 2000
@@ -20,6 +25,113 @@ class RefreshState:
     model_path: str | None
     completed_at: float | None
     watermark: float | None
+
+
+@dataclass(frozen=True)
+class CachedText:
+    """A text embedding cached on a node, and the content hash it was computed from."""
+
+    hash: str
+    vector: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ItemTable:
+    """Every item, in id order: title, the text the model encodes, categories, cached embedding."""
+
+    ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    text: tuple[str, ...]
+    categories: tuple[tuple[str, ...], ...]
+    cached: dict[str, CachedText]
+
+
+@dataclass(frozen=True)
+class UserTable:
+    """Users in id order with their own text, cached text embedding and purchase occasions.
+
+    Attributes:
+        ids: User ids.
+        text: Review and search text by user id (users with some).
+        cached: Cached text embedding by user id.
+        purchases: ``(distinct purchase days, net revenue)`` by user id (buyers only).
+    """
+
+    ids: tuple[str, ...]
+    text: dict[str, str]
+    cached: dict[str, CachedText]
+    purchases: dict[str, tuple[tuple[int, ...], float]]
+
+
+@dataclass(frozen=True)
+class UserEdges:
+    """Users and their ``INTERACTED`` edges as arrays.
+
+    Attributes:
+        users: The users (``edges.user`` indexes ``users.ids``).
+        item_ids: The item ids ``edges.item`` indexes: the catalogue passed in, then items first
+            seen in these edges.
+        edges: One row per edge (weights as stored: as of each edge's ``last_ts``).
+    """
+
+    users: UserTable
+    item_ids: tuple[str, ...]
+    edges: EdgeArrays
+
+
+def _cached(row: Row, hash_key: str) -> CachedText | None:
+    if row.get(hash_key) and row.get("text_embedding") is not None:
+        return CachedText(row[hash_key], np.asarray(row["text_embedding"], np.float32))
+    return None
+
+
+class _EdgeReader:
+    """Fills user tables and edge arrays from user rows, page by page."""
+
+    def __init__(self, item_ids: Sequence[str]) -> None:
+        self.item_ids = list(item_ids)
+        self.item_index = {iid: k for k, iid in enumerate(self.item_ids)}
+        self.ids: list[str] = []
+        self.text: dict[str, str] = {}
+        self.cached: dict[str, CachedText] = {}
+        self.purchases: dict[str, tuple[tuple[int, ...], float]] = {}
+        self.user: list[int] = []
+        self.item: list[int] = []
+        self.weight: list[float] = []
+        self.first_ts: list[float] = []
+        self.last_ts: list[float] = []
+        self.consumed: list[bool] = []
+
+    def _index(self, iid: str) -> int:
+        k = self.item_index.get(iid)
+        if k is None:  # an item created after the item pages were read
+            k = self.item_index[iid] = len(self.item_ids)
+            self.item_ids.append(iid)
+        return k
+
+    def add(self, row: Row) -> None:
+        uid = row["id"]
+        u = len(self.ids)
+        self.ids.append(uid)
+        if row.get("text"):
+            self.text[uid] = row["text"]
+        if (cached := _cached(row, "text_hash")) is not None:
+            self.cached[uid] = cached
+        if days := row.get("purchase_days"):
+            self.purchases[uid] = (tuple(int(d) for d in days), float(row.get("revenue") or 0.0))
+        items = row["items"]
+        self.user.extend([u] * len(items))
+        self.item.extend(self._index(i) for i in items)
+        self.weight.extend(row["weights"])
+        self.first_ts.extend(row["first_ts"])
+        self.last_ts.extend(row["last_ts"])
+        self.consumed.extend(row["consumed"])
+
+    def result(self) -> UserEdges:
+        users = UserTable(tuple(self.ids), self.text, self.cached, self.purchases)
+        edges = EdgeArrays.from_lists(self.user, self.item, self.weight, self.first_ts,
+                                      self.last_ts, self.consumed)
+        return UserEdges(users, tuple(self.item_ids), edges)
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -57,19 +169,41 @@ class RefreshRepository:
                 return
             after = rows[-1]["id"]
 
-    def users(self) -> Iterator[Row]:
-        """Every user with text, cached text embedding, purchases and edges, in pages."""
-        return self._pages("refresh/read_user_page")
+    def items(self) -> ItemTable:
+        """Every item with the text the model encodes, categories and cached text embedding."""
+        ids: list[str] = []
+        titles: list[str] = []
+        text: list[str] = []
+        categories: list[tuple[str, ...]] = []
+        cached: dict[str, CachedText] = {}
+        for row in self._pages("refresh/read_item_page"):
+            cats = tuple(sorted(c for c in row.get("categories") or () if c))
+            ids.append(row["id"])
+            titles.append((row.get("title") or "").strip())
+            categories.append(cats)
+            text.append(item_text(row.get("title") or "", row.get("description") or "", cats))
+            if (hit := _cached(row, "cached_hash")) is not None:
+                cached[row["id"]] = hit
+        return ItemTable(tuple(ids), tuple(titles), tuple(text), tuple(categories), cached)
 
-    def items(self) -> Iterator[Row]:
-        """Every item with text, cached text embedding and categories, in pages."""
-        return self._pages("refresh/read_item_page")
+    def users(self, item_ids: Sequence[str]) -> UserEdges:
+        """Every user with text, cached text embedding, purchases and edges, read in pages.
 
-    def users_by_id(self, ids: Sequence[str]) -> list[Row]:
-        out: list[Row] = []
-        for chunk in _chunks(list(ids), self.page_size):
-            out.extend(self.store.read("refresh/read_users", ids=list(chunk)))
-        return out
+        Args:
+            item_ids: The catalogue the edges index (items seen only in edges are appended).
+        """
+        reader = _EdgeReader(item_ids)
+        for row in self._pages("refresh/read_user_page"):
+            reader.add(row)
+        return reader.result()
+
+    def users_by_id(self, ids: Sequence[str], item_ids: Sequence[str]) -> UserEdges:
+        """Named users (unknown ids are skipped), like :meth:`users`."""
+        reader = _EdgeReader(item_ids)
+        for chunk in _chunks(sorted(set(ids)), self.page_size):
+            for row in self.store.read("refresh/read_users", ids=list(chunk)):
+                reader.add(row)
+        return reader.result()
 
     def changed_since(self, since: float) -> tuple[list[str], list[str]]:
         row = self.store.read("refresh/read_changed", since=since)[0]
@@ -88,8 +222,9 @@ class RefreshRepository:
         return RefreshState(row.get("version"), row.get("model_version"), row.get("model_path"),
                             row.get("completed_at"), row.get("watermark"))
 
-    def history(self, limit: int = 20) -> list[Row]:
-        return self.store.read("refresh/refresh_history", limit=limit)
+    def recent_versions(self, limit: int = 20) -> list[str]:
+        """Versions of the latest refreshes, newest first."""
+        return [row["version"] for row in self.store.read("refresh/refresh_history", limit=limit)]
 
     # -- writes --------------------------------------------------------------------------
 

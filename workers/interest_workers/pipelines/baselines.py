@@ -20,8 +20,9 @@ from torch import Tensor, nn
 from torch_geometric.nn.models import LightGCN
 
 from ..typing import FloatArray, IndexArray
-from .gcn import TrainResult, ValidationFn, bipartite_edges, normalized_adjacency
+from .gcn import bipartite_edges, normalized_adjacency
 from .graph_build import InteractionGraph
+from .training import TrainResult, ValidationFn
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +107,26 @@ class EASE:
         self.l2 = l2
         self.history_kind = history
 
-    def fit(self, graph: InteractionGraph) -> EASE:
+    def _rows(self, graph: InteractionGraph) -> sp.csr_matrix:
         x = graph.to_csr(binary=self.history_kind == "binary")
         if self.history_kind == "weighted":
             # Rows scaled to max 1 keep λ on the same scale as the binary fit.
             x = sp.csr_matrix(sp.diags(1.0 / np.maximum(x.max(1).toarray().ravel(), 1e-12)) @ x)
-        self.history = x
-        self.b = ease_weights(x, self.l2)
+        return x
+
+    def fit(self, graph: InteractionGraph) -> EASE:
+        self.history = self._rows(graph)
+        self.b = ease_weights(self.history, self.l2)
         return self
+
+    def with_history(self, graph: InteractionGraph) -> EASE:
+        """The fitted item-item weights scoring the users of ``graph`` (same items)."""
+        if graph.num_items != self.b.shape[0]:
+            raise ValueError(f"graph has {graph.num_items} items, the weights {self.b.shape[0]}")
+        out = EASE(self.l2, history=self.history_kind)
+        out.history = out._rows(graph)
+        out.b = self.b
+        return out
 
     @property
     def num_items(self) -> int:

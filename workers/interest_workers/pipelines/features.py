@@ -291,13 +291,14 @@ class NodeFeatures:
     """Text features of the graph's nodes.
 
     Attributes:
-        user_x: ``(U, D)`` user features (own text and the items the user interacted with).
         item_x: ``(I, D)`` item text embeddings (zero rows where an item has no text).
+        user_text_x: ``(U, D)`` embedding of each user's own text (zero rows for none); a user's
+            feature blends it with their items' text (:func:`user_features`).
         encoded: Texts actually encoded (cache misses).
     """
 
-    user_x: FloatArray
     item_x: FloatArray
+    user_text_x: FloatArray
     encoded: int
 
 
@@ -334,32 +335,22 @@ def build_node_features(
     encoder: TextEncoder,
     cache: TextCache | None = None,
     *,
-    user_texts: Mapping[str, Sequence[str]] | None = None,
+    user_texts: Mapping[str, str] | None = None,
 ) -> NodeFeatures:
-    """Encode item texts (and user texts where present) for every node of ``graph``.
+    """Encode item texts and users' own texts for every node of ``graph``.
 
     Args:
         graph: The interaction graph (fixes node order).
         item_texts: Text per item id; missing items get zero rows.
         encoder: Text encoder.
         cache: Content-hash cache shared across runs.
-        user_texts: Reviews / searches per user id; their mean embedding is the user's own text.
+        user_texts: A user's own text (reviews, searches: :func:`interest_graph.recipe.user_text`).
 
     Returns:
         :class:`NodeFeatures`.
     """
     item_list = [item_texts.get(i, "") for i in graph.items.ids]
-    user_list: list[str] = []
-    user_rows: list[int] = []
-    for row, uid in enumerate(graph.users.ids):
-        for text in (user_texts or {}).get(uid, ()):
-            user_list.append(text)
-            user_rows.append(row)
+    user_list = [(user_texts or {}).get(u, "") for u in graph.users.ids]
     result = encode_with_cache([*item_list, *user_list], encoder, cache)
-    item_x = result.embeddings[: len(item_list)]
-    own: FloatArray | None = None
-    if user_list:
-        own = np.zeros((graph.num_users, encoder.dim), dtype=np.float32)
-        np.add.at(own, np.asarray(user_rows), result.embeddings[len(item_list) :])
-        own = _normalise(own)
-    return NodeFeatures(user_features(graph, item_x, own), item_x, result.encoded)
+    return NodeFeatures(result.embeddings[: len(item_list)], result.embeddings[len(item_list) :],
+                        result.encoded)

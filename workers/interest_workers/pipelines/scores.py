@@ -1,4 +1,4 @@
-"""Scores from embeddings: top-K items per user (with reasons), category interest, similar items.
+"""Scores: top-K items per user, the reason for each, category interest, similar items.
 
 Everything works on user batches so a ``(U, I)`` score matrix is never materialised whole.
 Any object with ``score(user_index) -> (B, I)`` (a :class:`Scorer`) can be ranked, which is how the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -165,75 +165,50 @@ def top_k_items(
 
 
 @dataclass(frozen=True)
-class Recommendations:
-    """Top-K items per user and why.
+class Reasons:
+    """Why each recommendation: the user's own item it is most like, and a shared category.
 
     Attributes:
-        users: ``(B,)`` user indices.
-        items: ``(B, K)`` item indices (``-1`` pads).
-        scores: ``(B, K)``.
-        reason_items: ``(B, K)`` index of the user's interacted item most similar (cosine of item
-            embeddings) to the recommendation, ``-1`` where the user has no history.
-        reason_similarity: ``(B, K)`` that cosine similarity.
-        reason_categories: Per user, per slot, a category shared by the recommendation and the
-            user's history (the one the user interacted with most), or ``None``.
+        items: ``(B, K)`` index of the user's interacted item (any behaviour) most similar (cosine
+            of item embeddings) to the recommendation, ``-1`` where the user has no history.
+        similarity: ``(B, K)`` that cosine similarity.
+        categories: Per user, per slot, a category shared by the recommendation and the user's
+            history (the one the user interacted with most), or ``None``.
     """
 
-    users: IndexArray
     items: IndexArray
-    scores: FloatArray
-    reason_items: IndexArray
-    reason_similarity: FloatArray
-    reason_categories: list[list[str | None]]
+    similarity: FloatArray
+    categories: list[list[str | None]]
 
 
 def _unit(x: FloatArray) -> FloatArray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def recommend(
-    user_emb: torch.Tensor | np.ndarray,
+def explain(
+    top: IndexArray,
+    users: IndexArray,
     item_emb: torch.Tensor | np.ndarray,
-    interactions: sp.csr_matrix,
-    k: int = 20,
-    *,
-    users: IndexArray | None = None,
-    exclude_interacted: bool = True,
+    history: sp.csr_matrix,
     item_categories: Sequence[Sequence[str]] | None = None,
-    scorer: Scorer | None = None,
-    batch_size: int = 1024,
-) -> Recommendations:
-    """Top-``k`` items per user with a reason per recommendation.
+) -> Reasons:
+    """A reason per recommendation, from the user's whole history.
 
     Args:
-        user_emb: ``(U, D)`` user embeddings.
-        item_emb: ``(I, D)`` item embeddings (also used for reason similarity).
-        interactions: ``(U, I)`` user history (non-zeros = interacted).
-        k: Items per user.
-        users: ``(B,)`` users to recommend for; default all.
-        exclude_interacted: Never recommend an item already in the history.
+        top: ``(B, K)`` recommended item indices (``-1`` pads).
+        users: ``(B,)`` their users.
+        item_emb: ``(I, D)`` item embeddings (similarity between items).
+        history: ``(U, I)`` what each user interacted with, whatever the behaviour.
         item_categories: Categories per item index, for the shared-category reason.
-        scorer: Ranks items instead of ``user_emb @ item_emb.T`` (e.g. a :class:`BlendScorer`).
-        batch_size: Users per batch.
-
-    Returns:
-        :class:`Recommendations`.
     """
-    ie = _np(item_emb)
-    scorer = scorer if scorer is not None else EmbeddingScorer(user_emb, ie)
-    users = np.arange(interactions.shape[0]) if users is None else np.asarray(users, np.int64)
-    interactions = sp.csr_matrix(interactions)
-    top = top_k_items(
-        scorer, k, users=users, exclude=interactions if exclude_interacted else None,
-        batch_size=batch_size,
-    )
-    unit = _unit(ie)
-    reason_items = np.full(top.items.shape, -1, np.int64)
-    reason_sim = np.zeros(top.items.shape, np.float32)
+    unit = _unit(_np(item_emb))
+    history = sp.csr_matrix(history)
+    reason_items = np.full(top.shape, -1, np.int64)
+    reason_sim = np.zeros(top.shape, np.float32)
     reason_cats: list[list[str | None]] = []
     for row, u in enumerate(users):
-        hist = interactions.indices[interactions.indptr[u] : interactions.indptr[u + 1]]
-        recs = top.items[row]
+        hist = history.indices[history.indptr[u] : history.indptr[u + 1]]
+        recs = top[row]
         valid = recs >= 0
         if len(hist):
             sims = unit[recs[valid]] @ unit[hist].T  # (K', H)
@@ -252,7 +227,44 @@ def recommend(
                     if shared:
                         cats[j] = max(shared, key=lambda c: (counts[c], c))
         reason_cats.append(cats)
-    return Recommendations(users, top.items, top.scores, reason_items, reason_sim, reason_cats)
+    return Reasons(reason_items, reason_sim, reason_cats)
+
+
+def reason_text(item: str | None, category: str | None) -> str:
+    """The sentence stored on ``INTERESTED_IN``: the cited own item and/or shared category."""
+    if item is not None:
+        text = f"similar to {item}, which you interacted with"
+        return f"{text} (both {category})" if category else text
+    if category:
+        return f"popular in {category}, a category you like"
+    return "popular with people like you"
+
+
+def interest_rows(
+    item_ids: Sequence[str], top: TopK, reasons: Reasons, titles: Sequence[str]
+) -> list[list[dict[str, Any]]]:
+    """Per user, the ``INTERESTED_IN`` rows: item id, score, rank (1-based) and reason.
+
+    Args:
+        item_ids: Id per item index.
+        top: Top-K of the users, best first.
+        reasons: :func:`explain` of ``top``.
+        titles: Title per item index (the reason names the cited item by it; id when empty).
+    """
+    out: list[list[dict[str, Any]]] = []
+    for row in range(top.items.shape[0]):
+        recs = []
+        for slot in range(top.items.shape[1]):
+            item = int(top.items[row, slot])
+            if item < 0:
+                continue
+            cited = int(reasons.items[row, slot])
+            name = None if cited < 0 else (titles[cited] or item_ids[cited])
+            recs.append({"item": item_ids[item], "score": float(top.scores[row, slot]),
+                         "rank": slot + 1,
+                         "reason": reason_text(name, reasons.categories[row][slot])})
+        out.append(recs)
+    return out
 
 
 def category_matrix(
@@ -292,6 +304,22 @@ def category_scores(
     centroid = np.asarray(item_category.T @ ie) / np.maximum(counts, 1)[:, None]
     cos = _unit(_np(user_emb)) @ _unit(centroid.astype(np.float32)).T
     return ((1.0 + cos) / 2.0).astype(np.float32)
+
+
+def top_categories(
+    user_emb: torch.Tensor | np.ndarray,
+    item_emb: torch.Tensor | np.ndarray,
+    item_categories: Sequence[Sequence[str]],
+    k: int,
+) -> list[list[dict[str, Any]]]:
+    """Per user, the ``k`` categories of highest :func:`category_scores` as ``{name, score}``."""
+    m, names = category_matrix(item_categories)
+    if not names:
+        return [[] for _ in range(len(user_emb))]
+    scores = category_scores(user_emb, item_emb, m)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return [[{"name": names[j], "score": float(scores[row, j])} for j in top[row]]
+            for row in range(len(scores))]
 
 
 def similar_items(

@@ -13,7 +13,8 @@ from celery import Task, shared_task
 
 from interest_graph.errors import GraphUnavailable
 
-from .. import refresh, resources
+from .. import incremental, refresh, resources
+from ..pipelines.artefacts import load_artefacts
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,8 @@ def refresh_full(self: Task) -> dict[str, Any]:
 def refresh_incremental(self: Task) -> dict[str, Any]:
     """Re-score what changed since the watermark with the saved model; returns at once if nothing."""
     return _run_locked(self, INCREMENTAL_LOCK, "an incremental refresh is already running",
-                       lambda progress: refresh.run_incremental(
+                       lambda progress: incremental.run_incremental(
                            resources.refresh_repository(), resources.settings(),
                            resources.encoder(),
-                           lambda path: resources.cached_model(path, refresh.load_artefacts),
+                           lambda path: resources.cached_model(path, load_artefacts),
                            progress))

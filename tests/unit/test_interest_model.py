@@ -1,0 +1,135 @@
+"""The served model: the validation carve, one fit, one score function, saved artefacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from interest_graph.recipe import EdgeArrays, EdgeRecipe
+from interest_workers.pipelines.artefacts import (
+    ArtefactFormatError,
+    Artefacts,
+    SegmentModel,
+    load_artefacts,
+    prune_models,
+    save_artefacts,
+)
+from interest_workers.pipelines.features import build_node_features
+from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
+from interest_workers.pipelines.interest_model import FALLBACK_GCN_WEIGHT, FitConfig, fit, serve
+from interest_workers.pipelines.splits import carve_validation
+
+from .conftest import ITEM_TEXTS, PAIRS, make_graph
+
+CONFIG = FitConfig(max_epochs=6, embedding_dim=8, l2_grid=(1.0, 10.0), gcn_weights=(0.0, 0.5, 1.0),
+                   min_items=2, holdout=0.5, lr=0.05, min_batch_size=4)
+
+
+def test_carve_holds_out_each_users_latest_first_touched_edges() -> None:
+    pairs = [("a", "i1"), ("a", "i2"), ("a", "i3"), ("a", "i4"), ("b", "i1"), ("b", "i2"),
+             ("c", "i3")]
+    # a touched i3 last; i2 and i4 tie, the higher item index is held out first.
+    first = [1.0, 5.0, 9.0, 5.0, 2.0, 1.0, 7.0]
+    g = make_graph(pairs, ["i1", "i2", "i3", "i4", "cold"], first_ts=first)
+    sub, targets = carve_validation(g, holdout=0.5, min_items=2)
+    assert targets.users.tolist() == [0, 1]
+    assert [t.tolist() for t in targets.items] == [[2, 3], [0]]
+    assert targets.sizes.tolist() == [2, 1]
+    assert sub.num_edges == 4 and sub.users == g.users and sub.items == g.items
+    kept = {(g.users.ids[u], g.items.ids[i]) for u, i in sub.edge_index.t().tolist()}
+    assert kept == {("a", "i1"), ("a", "i2"), ("b", "i2"), ("c", "i3")}
+    assert targets.cold_items.tolist() == [False, False, False, True, True]
+    with pytest.raises(ValueError, match="holdout"):
+        carve_validation(g, holdout=1.0)
+
+
+def _fit(graph, encoder, config=CONFIG, exclude=None):
+    feats = build_node_features(graph, ITEM_TEXTS, encoder)
+    if exclude is None:
+        exclude = graph.to_csr(binary=True)
+    return fit(graph, feats.item_x, feats.user_text_x, exclude, config, version="v1",
+               encoder_name=encoder.name)
+
+
+def test_fit_chooses_on_its_own_edges_and_is_deterministic(tiny_graph, encoder) -> None:
+    one = _fit(tiny_graph, encoder)
+    two = _fit(tiny_graph, encoder)
+    sel = one.selection
+    assert 1 <= sel.epochs <= CONFIG.max_epochs and sel.val_recall is not None
+    assert sel.l2 in CONFIG.l2_grid and sel.gcn_weight in CONFIG.gcn_weights
+    assert sel == two.selection
+    assert torch.equal(one.user_emb, two.user_emb) and torch.equal(one.item_emb, two.item_emb)
+    users = np.arange(tiny_graph.num_users)
+    assert np.array_equal(one.scorer().score(users), two.scorer().score(users))
+    # Too few edges per user to carve a validation split: the fallback choices.
+    small = _fit(tiny_graph, encoder, FitConfig(max_epochs=2, embedding_dim=8, min_items=10))
+    assert small.selection.val_recall is None and small.selection.epochs == 2
+    assert small.selection.gcn_weight == FALLBACK_GCN_WEIGHT
+
+
+def test_serve_excludes_what_was_consumed_not_what_was_viewed(tiny_graph, encoder) -> None:
+    model = _fit(tiny_graph, encoder)
+    u1 = tiny_graph.users.index("u1")
+    tea1, tea2, tea3 = (tiny_graph.items.index(i) for i in ("tea1", "tea2", "tea3"))
+    # u1 bought tea1 and returned tea3 in full (no edge, consumed), and only viewed tea2.
+    exclude = sp.lil_matrix((tiny_graph.num_users, tiny_graph.num_items), dtype=np.float32)
+    exclude[u1, tea1] = exclude[u1, tea3] = 1
+    top = serve(model.scorer(), exclude.tocsr(), k=tiny_graph.num_items)
+    row = top.items[u1].tolist()
+    assert tea1 not in row and tea3 not in row and tea2 in row
+    assert row.count(-1) == 2  # padded: two items excluded
+    everyone = serve(model.scorer(), sp.csr_matrix(exclude.shape, dtype=np.float32), k=3)
+    assert serve(model.scorer(), exclude.tocsr(), 3, users=np.array([u1])).items.tolist() == [
+        [i for i in top.items[u1].tolist()[:3]]]
+    assert everyone.items.shape == (tiny_graph.num_users, 3)
+
+
+def test_a_fully_returned_purchase_is_not_served_back(encoder) -> None:
+    # u1 bought and returned gar1 in full: the pair nets to 0, carries no edge, is consumed.
+    pairs = [*PAIRS, ("u1", "gar1")]
+    users = list(dict.fromkeys(u for u, _ in pairs))
+    items = list(ITEM_TEXTS)
+    n = len(pairs)
+    edges = EdgeArrays.from_lists([users.index(u) for u, _ in pairs],
+                                  [items.index(i) for _, i in pairs],
+                                  [1.0] * (n - 1) + [0.0], [1000.0 + k for k in range(n)],
+                                  [5000.0] * n, [True] * n)
+    graph = build_graph(users, items, edges, EdgeRecipe(), 5000.0)
+    assert graph.num_edges == n - 1
+    model = _fit(graph, encoder, exclude=consumed_matrix(edges, len(users), len(items)))
+    served = serve(model.scorer(), consumed_matrix(edges, len(users), len(items)), k=7)
+    assert items.index("gar1") not in served.items[users.index("u1")].tolist()
+
+
+def test_artefacts_round_trip_and_refuse_other_formats(tiny_graph, encoder, tmp_path: Path) -> None:
+    model = _fit(tiny_graph, encoder)
+    seg = SegmentModel(np.ones((2, 8), np.float32), np.ones((8, 2), np.float32),
+                       np.zeros(8, np.float32), {0: "tea", 1: "garden"})
+    art = Artefacts(model, 123.0, seg, {"r": np.float64(0.2), "n_customers": np.int64(5)},
+                    [("Tea",)] * tiny_graph.num_items, ["T"] * tiny_graph.num_items)
+    path = tmp_path / "models" / "v1.pt"
+    save_artefacts(path, art)
+    back = load_artefacts(path)
+    assert back.as_of == 123.0 and back.value_fit == {"r": 0.2, "n_customers": 5}
+    assert back.segments.labels == {0: "tea", 1: "garden"}
+    assert np.array_equal(back.segments.centroids, seg.centroids)
+    assert back.item_categories[0] == ("Tea",) and back.titles[0] == "T"
+    assert back.model.selection == model.selection
+    assert back.model.trained.graph.users == tiny_graph.users
+    assert torch.equal(back.model.trained.graph.edge_first_ts, tiny_graph.edge_first_ts)
+    users = np.arange(tiny_graph.num_users)
+    assert np.array_equal(back.model.scorer().score(users), model.scorer().score(users))
+    # The reloaded GCN embeds the training graph as the fitted one did.
+    ue, _ = back.model.trained.embeddings("cpu")
+    assert torch.allclose(ue, model.user_emb, atol=1e-6)
+    torch.save({"format": 1}, tmp_path / "models" / "old.pt")
+    (tmp_path / "models" / "junk.pt").write_bytes(b"not a model")
+    for name in ("old", "junk"):
+        with pytest.raises(ArtefactFormatError):
+            load_artefacts(tmp_path / "models" / f"{name}.pt")
+    assert prune_models(tmp_path / "models", {"v1"}) == ["junk", "old"]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["v1.pt"]

@@ -1,0 +1,144 @@
+"""The incremental refresh: re-score what changed since the watermark with the saved model.
+
+Changed users and items since the watermark, and their 1-hop neighbourhood, are embedded with the
+saved model (inductive, no retraining), re-scored with the saved item-item weights, re-assigned to
+the nearest saved segment centroid and re-valued with the saved value fit, in place under the
+active version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from interest_graph.graph.refresh import RefreshRepository, UserEdges
+from interest_graph.recipe import EdgeRecipe
+from interest_graph.settings import Settings
+
+from .pipelines import segmentation
+from .pipelines.artefacts import ArtefactFormatError, Artefacts
+from .pipelines.features import TextEncoder, encode_with_cache, user_features
+from .pipelines.gcn import embed_inductive
+from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
+from .pipelines.interest_model import serve
+from .pipelines.scores import explain, interest_rows, top_categories
+from .pipelines.value import customer_value, value_fields
+from .refresh import CATEGORIES_PER_USER, Progress, no_progress
+
+log = logging.getLogger(__name__)
+
+
+def replace_user_edges(base: InteractionGraph, changed: UserEdges, recipe: EdgeRecipe,
+                       as_of: float) -> InteractionGraph:
+    """``base`` with the edges of ``changed.users`` replaced by ``changed.edges``.
+
+    ``changed.item_ids`` must start with ``base``'s items (pass them as the catalogue when
+    reading); existing users and items keep their indices and new ones are appended, so the
+    trained id embeddings still line up. New weights are decayed to ``as_of``, the time the
+    trained graph was decayed to.
+    """
+    user_map = base.users.extend(changed.users.ids)
+    item_map = IdMap(changed.item_ids)
+    if item_map.ids[: base.num_items] != base.items.ids:
+        raise ValueError("changed.item_ids must start with the base graph's items")
+    rows = torch.from_numpy(user_map.to_index(changed.users.ids))
+    keep = ~torch.isin(base.edge_index[0], rows)
+    weight = recipe.decay(changed.edges.weight, changed.edges.last_ts, as_of)
+    fresh = weight > 0
+    new_index = torch.from_numpy(np.stack([rows.numpy()[changed.edges.user[fresh]],
+                                           changed.edges.item[fresh]]).astype(np.int64))
+    return InteractionGraph(
+        user_map, item_map,
+        torch.cat([base.edge_index[:, keep], new_index.reshape(2, -1)], dim=1),
+        torch.cat([base.edge_weight[keep],
+                   torch.from_numpy(weight[fresh].astype(np.float32))]),
+        torch.cat([base.edge_first_ts[keep],
+                   torch.from_numpy(changed.edges.first_ts[fresh].astype(np.float64))]),
+    )
+
+
+def _restrict_items(graph: InteractionGraph, num_items: int) -> InteractionGraph:
+    """The graph without items at index ``num_items`` and above (items new since training)."""
+    keep = graph.edge_index[1] < num_items
+    return InteractionGraph(graph.users, IdMap(graph.items.ids[:num_items]),
+                            graph.edge_index[:, keep], graph.edge_weight[keep],
+                            graph.edge_first_ts[keep])
+
+
+def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
+                    load: Callable[[str], Artefacts], progress: Progress = no_progress,
+                    clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """Re-score users touched since the watermark (and their neighbourhood) with the saved model."""
+    started = time.perf_counter()
+    state = repo.state()
+    if state.version is None or state.model_path is None:
+        return {"status": "skipped", "reason": "no full refresh has completed yet", "users": 0}
+    mark = clock()
+    changed_users, changed_items = repo.changed_since(state.watermark or 0.0)
+    if not changed_users and not changed_items:
+        return {"status": "noop", "users": 0, "seconds": round(time.perf_counter() - started, 3)}
+    progress("pull", 10.0)
+    try:
+        art = load(state.model_path)
+    except ArtefactFormatError as exc:
+        log.warning("incremental refresh skipped: %s", exc)
+        return {"status": "skipped", "users": 0,
+                "reason": "the saved model is of an older format: run a full refresh"}
+    trained = art.model.trained
+    base = trained.graph
+    changed = repo.users_by_id(repo.neighbourhood(changed_users, changed_items), base.items.ids)
+    graph = replace_user_edges(base, changed, EdgeRecipe.from_settings(settings), art.as_of)
+    progress("features", 30.0)
+    # Items first seen since the full refresh have no text in the saved model: they are embedded
+    # from their id alone until the next full refresh reads their text.
+    item_x = np.zeros((graph.num_items, trained.item_x.shape[1]), np.float32)
+    item_x[: base.num_items] = trained.item_x
+    idx = graph.users.to_index(changed.users.ids)
+    own = np.zeros((graph.num_users, item_x.shape[1]), np.float32)
+    if changed.users.text:
+        texts = list(changed.users.text.items())
+        own[graph.users.to_index([uid for uid, _ in texts])] = encode_with_cache(
+            [text for _, text in texts], encoder).embeddings
+    user_x = user_features(graph, item_x, own)
+    progress("embed", 50.0)
+    user_emb, item_emb = embed_inductive(trained, graph, user_x, item_x, device="cpu")
+    # The item-item term knows the trained catalogue only: items new since then wait for the
+    # next full refresh before they are recommended.
+    n = base.num_items
+    known = graph if graph.num_items == n else _restrict_items(graph, n)
+    consumed = consumed_matrix(replace(changed.edges, user=idx[changed.edges.user]),
+                               graph.num_users, graph.num_items)[:, :n]
+    top = serve(art.model.scorer(known, user_emb, item_emb[:n]), consumed, settings.top_k, idx)
+    reasons = explain(top.items, idx, item_emb[:n], known.to_csr(binary=True),
+                      art.item_categories)
+    interests = interest_rows(base.items.ids, top, reasons, art.titles)
+    categories = top_categories(user_emb[idx], item_emb[:n], art.item_categories,
+                                CATEGORIES_PER_USER)
+    labels, distances = segmentation.assign_segments(user_emb[idx].numpy(), art.segments.centroids)
+    coords = segmentation.project(user_emb[idx].numpy(), art.segments.projection,
+                                  art.segments.mean)
+    val = customer_value(changed.users.purchases, mark, art.value_fit, fit=False)
+    values = value_fields(val.frame, changed.users.ids)
+    progress("write", 80.0)
+    out = []
+    for r, uid in enumerate(changed.users.ids):
+        if not interests[r]:
+            continue
+        seg_index = int(labels[r])
+        out.append({"id": uid, "embedding": [float(x) for x in user_emb[idx[r]]],
+                    "x": float(coords[r, 0]), "y": float(coords[r, 1]),
+                    "segment": f"{state.version}:{seg_index}",
+                    "segment_label": art.segments.labels.get(seg_index, ""),
+                    "distance": float(distances[r]), "recs": interests[r],
+                    "categories": categories[r], **values[r]})
+    repo.update_users(state.version, state.model_version or state.version, out, clock())
+    repo.set_watermark(mark)
+    return {"status": "updated", "users": len(out), "changed_users": len(changed_users),
+            "changed_items": len(changed_items), "version": state.version,
+            "seconds": round(time.perf_counter() - started, 3)}

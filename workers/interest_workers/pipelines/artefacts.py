@@ -1,0 +1,150 @@
+"""What a full refresh saves for the incremental refreshes after it: one file per version.
+
+``<models_dir>/<version>.pt`` holds the fitted model (GCN weights and hyperparameters, its training
+graph and features, embeddings, the EASE item-item weights and the choices made), the segment
+centroids and map projection, the customer-value fit and the catalogue text the reasons cite,
+under one format number. A file of another format is refused with :class:`ArtefactFormatError`
+(the next full refresh writes a current one).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..typing import FloatArray
+from . import baselines
+from .gcn import TextGCN, TrainedModel, resolve_device
+from .graph_build import IdMap, InteractionGraph
+from .interest_model import InterestModel, Selection
+
+ARTEFACT_FORMAT = 2
+
+
+class ArtefactFormatError(ValueError):
+    """The file is not a saved model of the current format."""
+
+
+@dataclass(frozen=True)
+class SegmentModel:
+    """What assigning and placing a user on the segment map needs.
+
+    Attributes:
+        centroids: ``(k, D)`` segment centroids.
+        projection: ``(D, 2)`` map projection.
+        mean: ``(D,)`` centring before projection.
+        labels: Segment label by segment index.
+    """
+
+    centroids: FloatArray
+    projection: FloatArray
+    mean: FloatArray
+    labels: dict[int, str]
+
+
+@dataclass
+class Artefacts:
+    """A full refresh's saved state.
+
+    Attributes:
+        model: The fitted model.
+        as_of: The time its edge weights were decayed to (the incremental refresh decays changed
+            edges to the same time, so they stay on the trained scale).
+        segments: Centroids, projection and labels.
+        value_fit: The customer-value fit (``None`` when it could not be fitted).
+        item_categories: Categories per item index of the model's graph.
+        titles: Title per item index (what reasons cite).
+    """
+
+    model: InterestModel
+    as_of: float
+    segments: SegmentModel
+    value_fit: dict[str, Any] | None
+    item_categories: list[tuple[str, ...]]
+    titles: list[str]
+
+
+def _tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    return x.detach().cpu() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+
+
+def save_artefacts(path: Path, art: Artefacts) -> None:
+    """Write ``art`` to ``path`` (parents created)."""
+    model, trained = art.model, art.model.trained
+    g = trained.graph
+    meta = {
+        "version": trained.version, "encoder_name": trained.encoder_name,
+        "edge_transform": trained.edge_transform, "hyperparameters": trained.model.hyperparameters,
+        "user_ids": list(g.users.ids), "item_ids": list(g.items.ids),
+        "item_l2": model.item_term.l2, "item_history": model.item_term.history_kind,
+        "selection": model.selection.as_dict(), "as_of": art.as_of,
+        "segment_labels": {str(k): v for k, v in art.segments.labels.items()},
+        "value_fit": art.value_fit, "item_categories": [list(c) for c in art.item_categories],
+        "titles": art.titles,
+    }
+    payload = {
+        "format": ARTEFACT_FORMAT,
+        # JSON keeps the loader on torch's weights-only path (no pickled Python objects).
+        "meta": json.dumps(meta, default=lambda o: o.item()),
+        "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
+        "edge_index": g.edge_index, "edge_weight": g.edge_weight, "edge_first_ts": g.edge_first_ts,
+        "user_x": _tensor(trained.user_x), "item_x": _tensor(trained.item_x),
+        "user_emb": _tensor(model.user_emb), "item_emb": _tensor(model.item_emb),
+        "item_term": _tensor(model.item_term.b),
+        "centroids": _tensor(art.segments.centroids), "projection": _tensor(art.segments.projection),
+        "mean": _tensor(art.segments.mean),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, path)
+
+
+def load_artefacts(path: Path, device: str | torch.device | None = "cpu") -> Artefacts:
+    """Read what :func:`save_artefacts` wrote.
+
+    Raises:
+        ArtefactFormatError: not a saved model of format :data:`ARTEFACT_FORMAT`.
+    """
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ArtefactFormatError(f"{path}: not a saved model ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != ARTEFACT_FORMAT:
+        raise ArtefactFormatError(f"{path}: not a saved model of format {ARTEFACT_FORMAT}")
+    meta = json.loads(payload["meta"])
+    hp = dict(meta["hyperparameters"])
+    hp["alpha"] = torch.tensor(hp["alpha"])
+    gcn = TextGCN(**hp)
+    gcn.load_state_dict(payload["state_dict"])
+    gcn.to(resolve_device(device)).eval()
+    graph = InteractionGraph(IdMap(meta["user_ids"]), IdMap(meta["item_ids"]),
+                             payload["edge_index"], payload["edge_weight"], payload["edge_first_ts"])
+    trained = TrainedModel(gcn, graph, payload["user_x"].numpy(), payload["item_x"].numpy(),
+                           meta["version"], meta["edge_transform"], meta["encoder_name"])
+    term = baselines.EASE(meta["item_l2"], history=meta["item_history"])
+    term.b = payload["item_term"].numpy()
+    term = term.with_history(graph)
+    sel = meta["selection"]
+    selection = Selection(sel["epochs"], sel["item_l2"], sel["gcn_weight"], sel["val_recall@20"])
+    model = InterestModel(trained, term, selection, payload["user_emb"], payload["item_emb"])
+    segments = SegmentModel(payload["centroids"].numpy(), payload["projection"].numpy(),
+                            payload["mean"].numpy(),
+                            {int(k): v for k, v in meta["segment_labels"].items()})
+    return Artefacts(model, float(meta["as_of"]), segments, meta["value_fit"],
+                     [tuple(c) for c in meta["item_categories"]], list(meta["titles"]))
+
+
+def prune_models(models_dir: Path, keep: set[str]) -> list[str]:
+    """Delete saved models of versions not in ``keep``; returns the versions deleted."""
+    removed = []
+    for path in sorted(Path(models_dir).glob("*.pt")):
+        if path.stem not in keep:
+            path.unlink(missing_ok=True)
+            removed.append(path.stem)
+    return removed
