@@ -9,7 +9,7 @@ export INTERESTGRAPH_DATASETS_DIR ?= $(abspath ../shared/datasets)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-tools demo test lint bench clean
+.PHONY: install system-tools demo test lint bench clean neo4j neo4j-stop neo4j-build
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,9 +39,23 @@ system-tools:
 test: install system-tools
 	$(PY) -m pytest
 
+# The development Neo4j (5.26 Community from Maven Central, loopback, auth on): built on first use.
+# `eval "$$(make -s neo4j)"` sets NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD in the shell.
+NEO4J_SERVER := tools/neo4j-test-server/neo4j-server
+
+neo4j:
+	@$(NEO4J_SERVER) start
+
+neo4j-stop:
+	@$(NEO4J_SERVER) stop
+
+neo4j-build:
+	@$(NEO4J_SERVER) build
+
 bench: install
 	$(PY) benchmarks/ingest.py
 
 clean:
 	-$(IG) server stop
+	-$(NEO4J_SERVER) stop
 	rm -rf $(VENV) .interestgraph
