@@ -1,4 +1,10 @@
-"""Shared test configuration: where the real datasets live."""
+"""Shared test configuration: where the real datasets live, and which graph backends to run.
+
+Integration tests that take the ``backend`` fixture run once on the embedded FalkorDB and once on
+a real Neo4j (``--backend falkordb`` or ``--backend neo4j`` runs one). Neo4j is the one at
+``NEO4J_URI`` (with ``NEO4J_USER``, ``NEO4J_PASSWORD``), else a server this session starts with
+``tools/neo4j-test-server`` and stops at its end.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,53 @@ import pytest
 
 from interest_graph.settings import REPO_ROOT
 
+from .neo4j_server import SessionNeo4j, from_environment
+
+BACKENDS = ("falkordb", "neo4j")
+_SESSION_NEO4J = pytest.StashKey[SessionNeo4j]()
+
 
 def datasets_dir() -> Path:
     return Path(os.environ.get("INTERESTGRAPH_DATASETS_DIR") or REPO_ROOT.parent / "shared" / "datasets")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend", choices=("all", *BACKENDS), default="all",
+        help="graph backend(s) for the integration tests: all (default), falkordb or neo4j",
+    )
+
+
+def _backend_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("backend") if callspec is not None else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = config.getoption("--backend")
+    if wanted != "all":
+        keep = [i for i in items if _backend_of(i) in (None, wanted)]
+        deselected = [i for i in items if _backend_of(i) not in (None, wanted)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = keep
+    if (not config.option.collectonly and from_environment() is None
+            and any(_backend_of(i) == "neo4j" for i in items)):
+        # Boot Neo4j now, so that it starts while the tests before the first Neo4j test run.
+        server = SessionNeo4j()
+        config.stash[_SESSION_NEO4J] = server
+        server.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SESSION_NEO4J, None)
+    if server is not None:
+        server.stop()
+
+
+def session_neo4j(config: pytest.Config) -> SessionNeo4j | None:
+    """The Neo4j this session started (None when NEO4J_URI names one)."""
+    return config.stash.get(_SESSION_NEO4J, None)
 
 
 @pytest.fixture(scope="session")

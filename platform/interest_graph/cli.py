@@ -11,12 +11,15 @@ import logging
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import InterestGraphError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .server import EmbeddedServer
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +81,17 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 @main.group()
 def server() -> None:
-    """Start, stop or inspect the embedded graph server (FalkorDB on loopback)."""
+    """Start, stop or inspect the embedded server (FalkorDB and the Celery broker's Redis)."""
 
 
-def _embedded(settings: Settings):  # type: ignore[no-untyped-def]
+def _embedded(settings: Settings) -> EmbeddedServer:
+    """The embedded server, which is the graph store, the broker (BROKER_URL unset), or both."""
     from .server import EmbeddedServer
 
-    if not settings.target().embedded:
+    if not settings.target().embedded and settings.broker_url:
         raise click.ClickException(
-            "INTERESTGRAPH_GRAPH_URI points at an external store; there is no embedded server to manage"
+            "INTERESTGRAPH_GRAPH_URI and INTERESTGRAPH_BROKER_URL point at external servers; "
+            "there is no embedded server to manage"
         )
     return EmbeddedServer(settings.data_dir, settings.embedded_port)
 

@@ -56,6 +56,8 @@ class Settings:
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""
     neo4j_database: str = "neo4j"
+    store_connect_timeout_s: float = 2.0
+    store_query_timeout_s: float = 300.0
     broker_url: str | None = None
     result_backend: str | None = None
     secret: str | None = None
@@ -88,6 +90,10 @@ class Settings:
             raise ConfigError(f"{PREFIX}TRAIN_EPOCHS must be at least 1, got {self.train_epochs}")
         if not 0 <= self.full_refresh_hour <= 23:
             raise ConfigError(f"{PREFIX}FULL_REFRESH_HOUR must be 0-23, got {self.full_refresh_hour}")
+        for name, value in (("STORE_CONNECT_TIMEOUT", self.store_connect_timeout_s),
+                            ("STORE_QUERY_TIMEOUT", self.store_query_timeout_s)):
+            if value <= 0:
+                raise ConfigError(f"{PREFIX}{name} must be a positive number of seconds, got {value}")
         if self.half_life_days <= 0:
             raise ConfigError(f"{PREFIX}HALF_LIFE_DAYS must be positive, got {self.half_life_days}")
         self.target()  # fail at start-up on a malformed URI
@@ -133,6 +139,10 @@ class Settings:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:
             kwargs["half_life_days"] = _float("HALF_LIFE_DAYS", v)
+        if (v := get("STORE_CONNECT_TIMEOUT")) is not None:
+            kwargs["store_connect_timeout_s"] = _float("STORE_CONNECT_TIMEOUT", v)
+        if (v := get("STORE_QUERY_TIMEOUT")) is not None:
+            kwargs["store_query_timeout_s"] = _float("STORE_QUERY_TIMEOUT", v)
         if (v := get("INCREMENTAL_EVERY")) is not None:
             kwargs["incremental_every_s"] = _float("INCREMENTAL_EVERY", v)
         if (v := get("PSEUDONYMISE")) is not None:

@@ -1,7 +1,13 @@
-"""Integration fixtures: a real embedded FalkorDB server (and Neo4j when NEO4J_URI is set).
+"""Integration fixtures: a real embedded FalkorDB server and a real Neo4j, one backend per param.
 
 Nothing here is mocked: the session starts the same ``redis-server`` + FalkorDB module the platform
-uses in production-like laptop runs, in a throw-away data directory, and stops it at the end.
+uses in production-like laptop runs, in a throw-away data directory, and stops it at the end. That
+server's Redis is also the Celery broker for both backends (the Neo4j runs use other Redis
+databases, so their workers never take the FalkorDB runs' tasks). Neo4j is the one at
+``NEO4J_URI``, else one the session starts (``tests/neo4j_server.py``).
+
+Tests that take ``backend`` (directly or through ``backend_settings``, ``backend_env``, ``store``)
+run once per backend; ``--backend falkordb|neo4j`` picks one.
 """
 
 from __future__ import annotations
@@ -10,7 +16,6 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +28,12 @@ from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
 
-from ..conftest import datasets_dir
+from ..conftest import BACKENDS, datasets_dir, session_neo4j
+from ..neo4j_server import Neo4jConnection, SessionNeo4j, from_environment
+from .refreshed import CLI, RefreshedGraph, prepare_graph, start_worker
 
-CLI = [sys.executable, "-m", "interest_graph.cli"]
+__all__ = ["CLI", "RetailSlice", "start_worker", "stop_process"]
+
 SLICE_RECORDS = 12000
 
 
@@ -41,26 +49,64 @@ def embedded_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sett
     server.stop()
 
 
-def neo4j_settings(base: Settings) -> Settings:
-    uri = os.environ.get("NEO4J_URI")
-    if not uri:
-        pytest.skip("NEO4J_URI is not set: Neo4j contract tests skipped")
-    user = os.environ.get("NEO4J_USER")
-    password = os.environ.get("NEO4J_PASSWORD")
-    if user is None or password is None:
-        pytest.fail("NEO4J_URI is set but NEO4J_USER or NEO4J_PASSWORD is missing")
-    return base.with_overrides(graph_uri=uri, neo4j_user=user, neo4j_password=password)
+@pytest.fixture(scope="session")
+def neo4j_connection(request: pytest.FixtureRequest) -> Iterator[Neo4jConnection]:
+    """The Neo4j of this session: NEO4J_URI's, else one started for it (never skipped)."""
+    named = from_environment()
+    if named is not None:
+        yield named
+        return
+    server = session_neo4j(request.config)
+    if server is not None:
+        yield server.connection()
+        return
+    own = SessionNeo4j()  # a Neo4j test the collection hook did not see (e.g. a fixture chain)
+    try:
+        yield own.connection()
+    finally:
+        own.stop()
 
 
-@pytest.fixture(
-    scope="session",
-    params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)],
-)
-def backend_settings(request: pytest.FixtureRequest, embedded_settings: Settings) -> Settings:
-    """Settings for each backend the contract tests run against."""
-    if request.param == "neo4j":
-        return neo4j_settings(embedded_settings)
-    return embedded_settings
+@pytest.fixture(scope="session", params=[
+    pytest.param(name, marks=[pytest.mark.neo4j] if name == "neo4j" else []) for name in BACKENDS])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The graph backend under test: ``falkordb`` (embedded) or ``neo4j``."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def backend_settings(request: pytest.FixtureRequest, backend: str, embedded_settings: Settings,
+                     tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the backend under test.
+
+    The Neo4j runs have their own data directory (saved models) and Redis databases, on the
+    embedded server that is the broker of both.
+    """
+    if backend == "falkordb":
+        return embedded_settings
+    neo4j: Neo4jConnection = request.getfixturevalue("neo4j_connection")
+    status = EmbeddedServer(embedded_settings.data_dir).status()
+    assert status is not None, "the embedded server (the broker) must be running"
+    return embedded_settings.with_overrides(
+        data_dir=tmp_path_factory.mktemp("interestgraph-neo4j-data"),
+        graph_uri=neo4j.uri, neo4j_user=neo4j.user, neo4j_password=neo4j.password,
+        broker_url=f"{status.redis_url}/3", result_backend=f"{status.redis_url}/4")
+
+
+@pytest.fixture(scope="session")
+def backend_env(backend_settings: Settings, cli_env: dict[str, str]) -> dict[str, str]:
+    """Environment for the real ``interestgraph`` commands (CLI, worker) on the backend under test."""
+    env = dict(cli_env)
+    if backend_settings.graph_uri is not None:
+        env.update(
+            INTERESTGRAPH_DATA_DIR=str(backend_settings.data_dir),
+            INTERESTGRAPH_GRAPH_URI=backend_settings.graph_uri,
+            INTERESTGRAPH_NEO4J_USER=backend_settings.neo4j_user,
+            INTERESTGRAPH_NEO4J_PASSWORD=backend_settings.neo4j_password,
+            INTERESTGRAPH_BROKER_URL=str(backend_settings.broker_url),
+            INTERESTGRAPH_RESULT_BACKEND=str(backend_settings.result_backend),
+        )
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +123,19 @@ def store(session_store: GraphStore) -> GraphStore:
     session_store.clear()
     session_store.init_schema()
     return session_store
+
+
+@pytest.fixture
+def store_files(request: pytest.FixtureRequest, backend: str, embedded_settings: Settings
+                ) -> list[Path]:
+    """The files the backend under test writes its data to (skips for a Neo4j it did not start)."""
+    if backend == "falkordb":
+        folder = embedded_settings.data_dir / "server"
+        return [f for f in folder.rglob("*.aof*") if f.is_file()]
+    server = session_neo4j(request.config)
+    if server is None:
+        pytest.skip("the Neo4j at NEO4J_URI is not this session's: its files are out of reach")
+    return [f for f in (server.state / "home" / "data").rglob("*") if f.is_file()]
 
 
 @pytest.fixture
@@ -138,13 +197,6 @@ def retail_slice(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
     return RetailSlice(folder, events)
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A real worker process (solo pool) appending its output to ``log``."""
-    with log.open("ab") as out:  # the child keeps its own descriptor
-        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     proc.terminate()
     try:
@@ -152,3 +204,19 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def refreshed_graph(backend_settings: Settings, backend_env: dict[str, str],
+                    tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
+                    ) -> Iterator[RefreshedGraph]:
+    """The Online Retail slice refreshed twice, once per backend (``refreshed.py``).
+
+    Shared by test_api, test_api_fuzz and test_browser_queries, which run (in file order) before
+    any test that clears the graph; test_api's writes keep it consistent (erasure, new events, an
+    incremental refresh), so the later readers check a graph that has lived a little.
+    """
+    log = tmp_path_factory.mktemp("refreshed-worker") / "worker.log"
+    refreshed = prepare_graph(backend_settings, backend_env, log)
+    yield refreshed
+    refreshed.store.close()

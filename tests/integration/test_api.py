@@ -1,134 +1,53 @@
-"""The HTTP API against a real embedded graph refreshed by a real worker process.
+"""The HTTP API against a real graph refreshed by a real worker process, on each backend.
 
-One module-scoped graph: 12,000 records of Online Retail are loaded, a full refresh is enqueued
-*through the API* and run by a real ``interestgraph worker`` subprocess, then every endpoint is
-exercised with Flask's test client. Nothing is mocked.
+The graph is the session's ``refreshed_graph`` (12,000 records of Online Retail, two full
+refreshes enqueued *through the API*); every endpoint is exercised with Flask's test client.
+Nothing is mocked.
 """
 
 from __future__ import annotations
 
-import itertools
+import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 from interest_graph.api import create_app
 from interest_graph.errors import ConfigError
-from interest_graph.graph import GraphStore, open_store
-from interest_graph.graph.ingest import IngestRepository
-from interest_graph.ingest.datasets import open_dataset
-from interest_graph.ingest.loading import make_ingestor
-from interest_graph.ingest.records import Event
-from interest_graph.privacy import Pseudonymiser
 from interest_graph.server import EmbeddedServer
-from interest_graph.settings import Settings
+
+from .refreshed import (
+    API_KEYS,
+    READ,
+    READ_KEY,
+    WRITE,
+    RefreshedGraph,
+    graph_id,
+    start_worker,
+    stop_worker,
+    wait_task,
+)
 
 pytestmark = [pytest.mark.integration]
 
-READ_KEY = "test-read-key"
-WRITE_KEY = "test-write-key"
-API_KEYS = {READ_KEY: frozenset({"read"}), WRITE_KEY: frozenset({"read", "write"})}
-READ = {"X-API-Key": READ_KEY}
-WRITE = {"X-API-Key": WRITE_KEY}
-SLICE = 12000
-CLI = [sys.executable, "-m", "interest_graph.cli"]
 
-
-@dataclass
-class RefreshedGraph:
-    """A loaded and refreshed graph, and how to reach it."""
-
-    settings: Settings
-    store: GraphStore
-    raw_users: list[str]
-    version: str
-    worker: subprocess.Popen[bytes] | None
-
-
-def start_worker(cli_env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    env = {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
-           "INTERESTGRAPH_TOP_K": "10", "INTERESTGRAPH_REFRESH_LOCK_TTL": "5"}
-    with log.open("ab") as out:
-        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-
-def stop_worker(proc: subprocess.Popen[bytes] | None, settings: Settings) -> None:
-    """Stop the worker and drop tasks still queued, so no later module's worker runs them."""
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    broker = redis.Redis.from_url(settings.broker())
-    try:
-        broker.delete("interest")
-    finally:
-        broker.close()
-
-
-def wait_task(client: FlaskClient, task_id: str, timeout: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = client.get(f"/v1/tasks/{task_id}", headers=READ)
-        assert response.status_code == 200, response.json
-        body = response.json
-        assert body is not None
-        if body["done"]:
-            assert body["state"] == "SUCCESS", body["error"]
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not finish in {timeout}s")
-
-
-def prepare_graph(settings: Settings, cli_env: dict[str, str], log: Path, *,
-                  keep_worker: bool) -> RefreshedGraph:
-    """Load the slice, run a full refresh through ``POST /v1/refresh`` and a real worker."""
-    store = open_store(settings)
-    store.clear()
-    store.init_schema()
-    reader = open_dataset("online-retail", settings.datasets_dir)
-    records = list(itertools.islice(reader.records(), SLICE))
-    make_ingestor(settings, IngestRepository(store)).run(records, pipelined=False)
-    raw_users = list(dict.fromkeys(r.user_id for r in records if isinstance(r, Event)))
-    worker = start_worker(cli_env, log)
-    try:
-        app = create_app(settings.with_overrides(api_keys=API_KEYS))
-        client = app.test_client()
-        response = client.post("/v1/refresh", json={"kind": "full"}, headers=WRITE)
-        assert response.status_code == 202, response.json
-        assert response.json is not None
-        done = wait_task(client, response.json["task_id"])
-        assert done["result"]["status"] == "active"
-    except BaseException:
-        stop_worker(worker, settings)
-        raise
-    if not keep_worker:
-        stop_worker(worker, settings)
-    return RefreshedGraph(settings, store, raw_users, done["result"]["version"],
-                          worker if keep_worker else None)
+@pytest.fixture(scope="module")
+def graph(refreshed_graph: RefreshedGraph) -> RefreshedGraph:
+    return refreshed_graph
 
 
 @pytest.fixture(scope="module")
-def graph(embedded_settings: Settings, cli_env: dict[str, str],
-          tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
-          ) -> Iterator[RefreshedGraph]:
-    log = tmp_path_factory.mktemp("api-worker") / "worker.log"
-    refreshed = prepare_graph(embedded_settings, cli_env, log, keep_worker=True)
-    yield refreshed
-    stop_worker(refreshed.worker, embedded_settings)
-    refreshed.store.close()
+def worker(graph: RefreshedGraph) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker for the tests that enqueue refreshes (the fixture graph's worker is gone)."""
+    proc = start_worker(graph.env, graph.worker_log)
+    yield proc
+    stop_worker(proc, graph.settings)
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +60,11 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def graph_id(raw: str) -> str:
-    return Pseudonymiser("test-secret").user(raw)
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def error_of(response: Any) -> dict[str, Any]:
@@ -262,8 +184,12 @@ def test_similar_items_from_graph_and_vector_index(client: FlaskClient,
     assert vector is not None and len(vector["items"]) == 5
     scores = [i["score"] for i in vector["items"]]
     assert scores == sorted(scores, reverse=True) and item not in {i["item"] for i in vector["items"]}
-    # SIMILAR_TO was computed from the same embeddings the index holds: the best match agrees.
+    # SIMILAR_TO was computed from the same embeddings the index holds: the best match agrees,
+    # on the same scale (cosine) on every backend.
     assert body["items"][0]["item"] in {i["item"] for i in vector["items"]}
+    by_graph = {i["item"]: i["score"] for i in body["items"]}
+    both = [(by_graph[i["item"]], i["score"]) for i in vector["items"] if i["item"] in by_graph]
+    assert both and all(abs(g - v) < 1e-3 for g, v in both), both
 
 
 def test_segments_profiles_members_and_map(client: FlaskClient, graph: RefreshedGraph) -> None:
@@ -332,7 +258,7 @@ def test_event_batch_validates_each_record_and_is_exactly_once(
 
 
 def test_events_with_refresh_flag_enqueue_an_incremental_refresh(
-        client: FlaskClient, graph: RefreshedGraph) -> None:
+        client: FlaskClient, graph: RefreshedGraph, worker: subprocess.Popen[bytes]) -> None:
     raw = graph.raw_users[3]
     item = graph.store.read("api/popular_items", user=graph_id(raw), k=1)[0]["item"]
     response = client.post("/v1/events?refresh=incremental", headers=WRITE, json={"events": [
@@ -435,6 +361,18 @@ def test_health_reports_an_unreachable_store(graph: RefreshedGraph, tmp_path: Pa
                              "checks": {"graph": "unavailable", "broker": "ok"}}
     down = app.test_client().get("/v1/segments", headers=READ)
     assert down.status_code == 503 and error_of(down)["code"] == "graph_unavailable"
+
+
+def test_data_endpoints_fail_fast_when_the_store_is_down(graph: RefreshedGraph, backend: str) -> None:
+    scheme = "bolt" if backend == "neo4j" else "falkordb"
+    settings = graph.settings.with_overrides(
+        api_keys=API_KEYS, graph_uri=f"{scheme}://127.0.0.1:{free_port()}", store_connect_timeout_s=1.0)
+    client = create_app(settings).test_client()
+    for path in ("/v1/segments", f"/v1/users/{graph.raw_users[0]}/recommendations"):
+        started = time.monotonic()
+        down = client.get(path, headers=READ)
+        assert down.status_code == 503 and error_of(down)["code"] == "graph_unavailable"
+        assert time.monotonic() - started < 4, f"{path} took {time.monotonic() - started:.1f}s"
 
 
 def test_metrics_count_requests_and_graph(client: FlaskClient, graph: RefreshedGraph) -> None:

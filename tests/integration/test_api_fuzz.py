@@ -9,7 +9,6 @@ item and segment ids so that success bodies are checked too, not only 404s.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,8 @@ from schemathesis.checks import (
 )
 
 from interest_graph.api import create_app
-from interest_graph.settings import Settings
 
-from .test_api import API_KEYS, WRITE_KEY, RefreshedGraph, prepare_graph, stop_worker
+from .refreshed import API_KEYS, WRITE_KEY, RefreshedGraph, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,18 +33,13 @@ EXAMPLES_PER_OPERATION = 80
 MIN_REQUESTS = 2000
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
-REQUESTS: dict[str, int] = {"total": 0, "5xx": 0}
+REQUESTS: dict[str, dict[str, int]] = {}  # per backend
 
 
 @pytest.fixture(scope="module")
-def fuzz_graph(embedded_settings: Settings, cli_env: dict[str, str],
-               tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
-               ) -> Iterator[RefreshedGraph]:
-    log = tmp_path_factory.mktemp("fuzz-worker") / "worker.log"
-    refreshed = prepare_graph(embedded_settings, cli_env, log, keep_worker=False)
-    yield refreshed
-    stop_worker(None, embedded_settings)  # drop refreshes the fuzzer enqueued
-    refreshed.store.close()
+def fuzz_graph(refreshed_graph: RefreshedGraph) -> Iterator[RefreshedGraph]:
+    yield refreshed_graph
+    stop_worker(None, refreshed_graph.settings)  # drop refreshes the fuzzer enqueued (no worker)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +59,7 @@ def api_schema(fuzz_graph: RefreshedGraph) -> Any:
 
 
 def fuzz_operation(operation: Any, mode: GenerationMode, real_ids: dict[str, list[str]],
-                   examples: int) -> None:
+                   examples: int, counts: dict[str, int]) -> None:
     """Run hypothesis over one operation's generated cases (schemathesis' pytest plugin does not
     load under pytest 9, so the strategies are driven directly)."""
 
@@ -84,9 +77,9 @@ def fuzz_operation(operation: Any, mode: GenerationMode, real_ids: dict[str, lis
             # Erase only ids that do not exist, so the rest of the run keeps its users.
             params["user_id"] = "fuzz-" + str(params["user_id"])
         response = case.call(headers={"X-API-Key": WRITE_KEY})
-        REQUESTS["total"] += 1
+        counts["total"] += 1
         if response.status_code >= 500:
-            REQUESTS["5xx"] += 1
+            counts["5xx"] += 1
         case.validate_response(response, checks=CHECKS)
 
     try:
@@ -98,15 +91,17 @@ def fuzz_operation(operation: Any, mode: GenerationMode, real_ids: dict[str, lis
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_honours_its_contract(api_schema: Any, real_ids: dict[str, list[str]],
-                                  mode: GenerationMode) -> None:
-    before = REQUESTS["total"]
+                                  mode: GenerationMode, backend: str) -> None:
+    counts = REQUESTS.setdefault(backend, {"total": 0, "5xx": 0})
+    before = counts["total"]
     for result in api_schema.get_all_operations():
-        fuzz_operation(result.ok(), mode, real_ids, EXAMPLES_PER_OPERATION)
-    print(f"{mode.value}: {REQUESTS['total'] - before} requests")
+        fuzz_operation(result.ok(), mode, real_ids, EXAMPLES_PER_OPERATION, counts)
+    print(f"{backend} {mode.value}: {counts['total'] - before} requests")
 
 
-def test_enough_requests_were_generated() -> None:
+def test_enough_requests_were_generated(fuzz_graph: RefreshedGraph, backend: str) -> None:
     """Runs after the parametrised test above (file order): the fuzzing was substantial."""
-    print(f"schemathesis requests: {REQUESTS['total']}, 5xx: {REQUESTS['5xx']}")
-    assert REQUESTS["total"] >= MIN_REQUESTS, REQUESTS
-    assert REQUESTS["5xx"] == 0, REQUESTS
+    counts = REQUESTS.get(backend, {"total": 0, "5xx": 0})
+    print(f"schemathesis requests on {backend}: {counts['total']}, 5xx: {counts['5xx']}")
+    assert counts["total"] >= MIN_REQUESTS, counts
+    assert counts["5xx"] == 0, counts

@@ -1,28 +1,18 @@
-"""The Neo4j Browser query pack (``cypher/browser/``) against the embedded store after two full
-refreshes by a real worker: every query runs with the parameters its header names and returns
-rows that agree with the API's own reads."""
+"""The Neo4j Browser query pack (``cypher/browser/``) on each backend, after two full refreshes by
+a real worker (the session's ``refreshed_graph``, which test_api has written to since): every
+query runs with the parameters its header names and returns rows that agree with the API's own
+reads."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from interest_graph.api import create_app
 from interest_graph.graph.cypher import CypherCatalog
-from interest_graph.settings import REPO_ROOT, Settings
+from interest_graph.settings import REPO_ROOT
 
-from .test_api import (
-    API_KEYS,
-    WRITE,
-    RefreshedGraph,
-    graph_id,
-    prepare_graph,
-    stop_worker,
-    wait_task,
-)
+from .refreshed import RefreshedGraph, graph_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,26 +21,14 @@ BROWSER = ("browser/user_interests", "browser/segment_composition", "browser/sim
 
 
 @pytest.fixture(scope="module")
-def twice(embedded_settings: Settings, cli_env: dict[str, str],
-          tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
-          ) -> Iterator[RefreshedGraph]:
+def twice(refreshed_graph: RefreshedGraph) -> RefreshedGraph:
     """The slice refreshed twice, so that segment history exists."""
-    log = tmp_path_factory.mktemp("browser-worker") / "worker.log"
-    refreshed = prepare_graph(embedded_settings, cli_env, log, keep_worker=True)
-    try:
-        client = create_app(embedded_settings.with_overrides(api_keys=API_KEYS)).test_client()
-        response = client.post("/v1/refresh", json={"kind": "full"}, headers=WRITE)
-        assert response.json is not None
-        refreshed.version = wait_task(client, response.json["task_id"])["result"]["version"]
-    finally:
-        stop_worker(refreshed.worker, embedded_settings)
-    yield refreshed
-    refreshed.store.close()
+    return refreshed_graph
 
 
-@pytest.mark.parametrize("backend", ["falkordb", "neo4j"])
-def test_every_browser_query_documents_its_parameters(backend: str) -> None:
-    catalog = CypherCatalog.load(REPO_ROOT / "cypher", backend)
+@pytest.mark.parametrize("flavour", ["falkordb", "neo4j"])
+def test_every_browser_query_documents_its_parameters(flavour: str) -> None:
+    catalog = CypherCatalog.load(REPO_ROOT / "cypher", flavour)
     for name in BROWSER:
         query = catalog[name]
         params = set(re.findall(r"\$([A-Za-z_]+)", query.text.split("\n", 1)[1]))
@@ -81,6 +59,22 @@ def test_user_interests_and_why(twice: RefreshedGraph) -> None:
     assert not store.read("browser/why_recommended", user=user, item="no-such-item")
 
 
+def test_why_recommended_names_each_supporting_item_once(twice: RefreshedGraph) -> None:
+    store = twice.store
+    supported = 0
+    for raw in twice.raw_users[:30]:
+        user = graph_id(raw)
+        for rec in store.read("api/get_recommendations", user=user, k=10):
+            why = store.read("browser/why_recommended", user=user, item=rec["item"])
+            supports = [w["support"] for w in why if w["support"] is not None]
+            supported += len(supports)
+            assert len(supports) == len(set(supports)), (rec["item"], supports)
+            for w in why:
+                categories = w["shared_categories"]
+                assert len(categories) == len(set(categories)), (rec["item"], w)
+    assert supported > 0, "no recommendation had a supporting item"
+
+
 def test_segment_composition_adds_up(twice: RefreshedGraph) -> None:
     rows = twice.store.read("browser/segment_composition")
     sizes: dict[str, int] = {}
@@ -103,8 +97,12 @@ def test_similar_users_and_items_by_vector_index(twice: RefreshedGraph) -> None:
     item = store.read("api/get_recommendations", user=user, k=1)[0]["item"]
     items = store.read("browser/similar_items", item=item, k=5)
     assert len(items) == 5 and item not in {i["item"] for i in items}
-    graph_similar = {r["item"] for r in store.read("api/get_similar_items", item=item, k=20)}
-    assert {i["item"] for i in items if i["similar_rank"] is not None} <= graph_similar
+    graph_similar = {r["item"]: r["score"] for r in store.read("api/get_similar_items", item=item,
+                                                              k=20)}
+    ranked = [i for i in items if i["similar_rank"] is not None]
+    assert ranked and {i["item"] for i in ranked} <= set(graph_similar)
+    # The same cosine as SIMILAR_TO's score, on every backend.
+    assert all(abs(i["similarity"] - graph_similar[i["item"]]) < 1e-3 for i in ranked), ranked
 
 
 def test_segment_changes_since_the_previous_refresh(twice: RefreshedGraph) -> None:

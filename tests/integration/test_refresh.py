@@ -1,4 +1,4 @@
-"""The refresh through a real Celery worker process and the real embedded server."""
+"""The refresh through a real Celery worker process, on each backend."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from interest_graph.graph import GraphStore
+from interest_graph.graph.refresh import RefreshRepository
 from interest_graph.privacy import Pseudonymiser
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
@@ -23,30 +24,24 @@ from .conftest import CLI, RetailSlice, start_worker, stop_process
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def worker_env(cli_env: dict[str, str]) -> dict[str, str]:
-    return {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
-            "INTERESTGRAPH_REFRESH_LOCK_TTL": "5", "INTERESTGRAPH_TOP_K": "10"}
-
-
 @pytest.fixture(scope="module")
 def slice_file(retail_slice: RetailSlice) -> Path:
     return retail_slice.folder
 
 
 @pytest.fixture(scope="module")
-def worker(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+def worker(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[dict[str, Any]]:
-    env = worker_env(cli_env)
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = start_worker(env, log)
-    state = {"proc": proc, "env": env, "log": log}
+    proc = start_worker(backend_env, log)
+    state = {"proc": proc, "env": backend_env, "log": log}
     yield state
     stop_process(state["proc"])
 
 
 @pytest.fixture(scope="module")
-def client(embedded_settings: Settings) -> Iterator[TaskClient]:
-    tasks = TaskClient(embedded_settings)
+def client(backend_settings: Settings) -> Iterator[TaskClient]:
+    tasks = TaskClient(backend_settings)
     yield tasks
     tasks.close()
 
@@ -62,28 +57,39 @@ def wait(client: TaskClient, task_id: str, timeout: float = 300) -> dict[str, An
     raise AssertionError(f"task {task_id} did not finish in {timeout}s")
 
 
+@pytest.fixture(scope="module")
+def first_refresh(session_store: GraphStore, backend_env: dict[str, str], slice_file: Path,
+                  worker: dict[str, Any], client: TaskClient) -> dict[str, Any]:
+    """A clean graph with the slice loaded and one full refresh done: its report."""
+    session_store.clear()
+    session_store.init_schema()
+    subprocess.run([*CLI, "load", str(slice_file)], env=backend_env, check=True,
+                   capture_output=True)
+    return wait(client, client.send(REFRESH_FULL))
+
+
 def recs(store: GraphStore, user: str) -> list[tuple[str, int, str]]:
     return [(r["item"], r["rank"], r["reason"])
             for r in store.read("users/get_recommendations", user=user, k=50)]
 
 
-def test_full_then_incremental_refresh(falkor_store: GraphStore, cli_env: dict[str, str],
+def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: dict[str, str],
                                        slice_file: Path, worker: dict[str, Any],
-                                       client: TaskClient) -> None:
-    subprocess.run([*CLI, "load", str(slice_file)], env=cli_env, check=True, capture_output=True)
-    report = wait(client, client.send(REFRESH_FULL))
+                                       client: TaskClient, first_refresh: dict[str, Any]) -> None:
+    store = session_store
+    report = first_refresh
     assert report["status"] == "active" and report["segments"] >= 2
     assert set(report["stages"]) >= {"pull", "features", "train", "score", "segment", "activate"}
 
-    summary = falkor_store.read("stats/refresh_summary")[0]
-    users = falkor_store.read("stats/count_graph")[0]["users"]
+    summary = store.read("stats/refresh_summary")[0]
+    users = store.read("stats/count_graph")[0]["users"]
     assert summary["version"] == report["version"]
     assert summary["users_embedded"] == users and summary["items_embedded"] > 0
     assert summary["segmented_users"] == users == summary["memberships"] == summary["segment_members"]
     assert summary["interests"] >= users * 5 and summary["similar"] > 0
     assert summary["category_interests"] > 0 and summary["users_valued"] > users / 2
-    assert falkor_store.read("stats/consumed_recommended")[0]["n"] == 0
-    segments = falkor_store.read("stats/segments")
+    assert store.read("stats/consumed_recommended")[0]["n"] == 0
+    segments = store.read("stats/segments")
     assert all(s["label"] and s["size"] > 0 for s in segments)
 
     # A purchase returned in full is consumed: the next full refresh does not recommend it back
@@ -94,7 +100,7 @@ def test_full_then_incremental_refresh(falkor_store: GraphStore, cli_env: dict[s
     raw_a, raw_b = raw_ids[0], raw_ids[1]
     a, b = p.user(raw_a), p.user(raw_b)
     # A user who only viewed gets reasons citing what they viewed, not "popular with people".
-    returned, viewed = (r[0] for r in recs(falkor_store, a)[:2])
+    returned, viewed = (r[0] for r in recs(store, a)[:2])
     back = slice_file.parent / "returned.jsonl"
     back.write_text("".join(json.dumps({
         "event_id": f"ret-{n}", "user_id": user, "item_id": item, "type": kind,
@@ -102,45 +108,51 @@ def test_full_then_incremental_refresh(falkor_store: GraphStore, cli_env: dict[s
         for n, (user, item, kind) in enumerate([
             (raw_a, returned, "purchase"), (raw_a, returned, "return"),
             ("viewer", returned, "view"), ("viewer", viewed, "view")])))
-    subprocess.run([*CLI, "load", str(back)], env=cli_env, check=True, capture_output=True)
+    subprocess.run([*CLI, "load", str(back)], env=backend_env, check=True, capture_output=True)
 
-    # A second full refresh with unchanged text encodes nothing.
+    # A second full refresh with unchanged text encodes nothing; it supersedes the first.
     again = wait(client, client.send(REFRESH_FULL))
     assert again["texts_encoded"] == 0 and again["version"] != report["version"]
-    assert returned not in {r[0] for r in recs(falkor_store, a)}
-    viewer = recs(falkor_store, p.user("viewer"))
+    assert returned not in {r[0] for r in recs(store, a)}
+    viewer = recs(store, p.user("viewer"))
     assert viewer and all(r[2].startswith("similar to ") for r in viewer), viewer
-    assert falkor_store.read("stats/consumed_recommended")[0]["n"] == 0
+    assert store.read("stats/consumed_recommended")[0]["n"] == 0
+    statuses = {r["version"]: r["status"] for r in RefreshRepository(store).history()}
+    assert statuses == {report["version"]: "superseded", again["version"]: "active"}
+    # The lock outlived its 5 s TTL while each refresh ran (the heartbeat kept it).
+    log = worker["log"].read_text(errors="replace")
+    assert "expired before the work finished" not in log and "Exception in thread" not in log
+    # A normal refresh prints nothing but progress: no Neo4j notifications either.
+    assert "Received notification" not in log
 
     # New purchases for two users → only they (and their neighbourhood) change.
-    everyone = [r["id"] for r in falkor_store.read("stats/user_ids")]
+    everyone = [r["id"] for r in store.read("stats/user_ids")]
     others = [u for u in everyone if u not in (a, b)][:40]
-    before = {u: recs(falkor_store, u) for u in [a, b, *others]}
+    before = {u: recs(store, u) for u in [a, b, *others]}
     targets = [r[0] for r in before[a][:3]]
     new = slice_file.parent / "new.jsonl"
     new.write_text("".join(json.dumps({
         "event_id": f"new-{n}", "user_id": raw, "item_id": item, "type": "purchase",
         "timestamp": 1323000000 + n, "quantity": 1, "price": 2.0})
         + "\n" for n, (raw, item) in enumerate([(raw_a, t) for t in targets] + [(raw_b, targets[0])])))
-    subprocess.run([*CLI, "load", str(new)], env=cli_env, check=True, capture_output=True)
+    subprocess.run([*CLI, "load", str(new)], env=backend_env, check=True, capture_output=True)
     result = wait(client, client.send(REFRESH_INCREMENTAL))
     assert result["status"] == "updated" and result["users"] == 2
-    after_a = recs(falkor_store, a)
+    after_a = recs(store, a)
     assert after_a and not set(targets) & {r[0] for r in after_a}, "bought items leave the recs"
-    assert recs(falkor_store, b) != before[b]
-    assert all(recs(falkor_store, u) == before[u] for u in others), "untouched users keep theirs"
+    assert recs(store, b) != before[b]
+    assert all(recs(store, u) == before[u] for u in others), "untouched users keep theirs"
     # Nothing new: returns at once.
     assert wait(client, client.send(REFRESH_INCREMENTAL))["status"] == "noop"
 
 
 def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
-        falkor_store: GraphStore, cli_env: dict[str, str], slice_file: Path,
-        worker: dict[str, Any], client: TaskClient) -> None:
-    subprocess.run([*CLI, "load", str(slice_file)], env=cli_env, check=True, capture_output=True)
-    first = wait(client, client.send(REFRESH_FULL))
-    user = falkor_store.read("stats/user_ids")[0]["id"]
-    served = recs(falkor_store, user)
-    summary = falkor_store.read("stats/refresh_summary")[0]
+        session_store: GraphStore, worker: dict[str, Any], client: TaskClient,
+        first_refresh: dict[str, Any]) -> None:
+    store = session_store
+    user = store.read("stats/user_ids")[0]["id"]
+    served = recs(store, user)
+    summary = store.read("stats/refresh_summary")[0]
 
     task_id = client.send(REFRESH_FULL)
     deadline = time.monotonic() + 120
@@ -150,29 +162,63 @@ def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
     os.kill(worker["proc"].pid, signal.SIGKILL)
     worker["proc"].wait()
     # Readers still see the previous complete refresh, unchanged.
-    assert falkor_store.read("stats/refresh_summary")[0] == summary
-    assert recs(falkor_store, user) == served
+    assert store.read("stats/refresh_summary")[0] == summary
+    assert recs(store, user) == served
 
     worker["proc"] = start_worker(worker["env"], worker["log"])
     time.sleep(6)  # the dead worker's lock expires (REFRESH_LOCK_TTL=5)
     second = wait(client, client.send(REFRESH_FULL))
-    assert second["status"] == "active" and second["version"] != first["version"]
-    after = falkor_store.read("stats/refresh_summary")[0]
+    assert second["status"] == "active" and second["version"] != summary["version"]
+    after = store.read("stats/refresh_summary")[0]
     assert after["version"] == second["version"]
     assert after["segmented_users"] == summary["segmented_users"]
 
 
-def test_only_the_active_and_previous_models_are_kept(embedded_settings: Settings,
-                                                      falkor_store: GraphStore) -> None:
-    from interest_graph.graph.refresh import RefreshRepository
+def test_only_the_active_and_previous_models_are_kept(backend_settings: Settings,
+                                                      session_store: GraphStore,
+                                                      first_refresh: dict[str, Any]) -> None:
     from interest_workers.pipelines.artefacts import prune_models
 
-    models = embedded_settings.models_dir
+    models = backend_settings.models_dir
     versions = sorted(p.stem for p in models.glob("*.pt"))
     assert len(versions) <= 2, "full refreshes above must have pruned older models"
-    active = RefreshRepository(falkor_store).state().version
+    active = RefreshRepository(session_store).state().version
     if active is not None:
         assert active in versions
     (models / "old.pt").write_bytes(b"x")
     assert prune_models(models, set(versions)) == ["old"]
     assert not (models / "old.pt").exists()
+
+
+def segment_sizes(store: GraphStore) -> tuple[dict[str, int], dict[str, int]]:
+    """Each active segment's stored size, and its members counted."""
+    sizes: dict[str, int] = {}
+    members: dict[str, int] = {}
+    for row in store.read("browser/segment_composition"):
+        sizes[row["segment"]] = row["size"]
+        members[row["segment"]] = members.get(row["segment"], 0) + row["members"]
+    return sizes, members
+
+
+def test_incremental_reassignment_keeps_segment_sizes(session_store: GraphStore,
+                                                      first_refresh: dict[str, Any]) -> None:
+    repo = RefreshRepository(session_store)
+    state = repo.state()
+    assert state.version is not None and state.model_version is not None
+    sizes, members = segment_sizes(session_store)
+    assert sizes == members and len(sizes) >= 2
+    # Three users of the biggest segment move to the smallest one, in one batch.
+    biggest, smallest = max(sizes, key=sizes.__getitem__), min(sizes, key=sizes.__getitem__)
+    movers = [m["user"] for m in session_store.read(
+        "api/list_segment_members", segment=biggest, after="", limit=3)]
+    item = session_store.read("api/popular_items", user="", k=1)[0]["item"]
+    rows = [{"id": user, "embedding": [1.0] + [0.0] * 63, "x": 0.0, "y": 0.0, "segment": smallest,
+             "segment_label": "moved", "distance": 0.1, "recency_days": 1.0, "frequency": 1,
+             "monetary": 1.0, "rfm_score": "111", "tier": "new", "expected_purchases": 0.1,
+             "expected_value": 1.0, "p_alive": 1.0, "churn_risk": 0.0,
+             "recs": [{"item": item, "score": 1.0, "rank": 1, "reason": "test"}],
+             "categories": []} for user in movers]
+    repo.update_users(state.version, state.model_version, rows, now=2e9)
+    after, counted = segment_sizes(session_store)
+    assert after == counted
+    assert after[biggest] == sizes[biggest] - 3 and after[smallest] == sizes[smallest] + 3

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,28 @@ def test_port_held_by_someone_else_is_a_clear_error(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
         with pytest.raises(ServerError, match=f"port {port} is held by another process"):
             EmbeddedServer(tmp_path, port=port).start()
+
+
+def test_server_commands_manage_the_broker_when_the_store_is_neo4j(tmp_path: Path) -> None:
+    """With GRAPH_URI on Neo4j the embedded server is still the Celery broker: manage it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERESTGRAPH_")}
+    env.update(INTERESTGRAPH_DATA_DIR=str(tmp_path), INTERESTGRAPH_GRAPH_URI="bolt://127.0.0.1:1")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "interest_graph.cli", "server", *args],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    try:
+        started = cli("start")
+        assert started.returncode == 0, started.stderr
+        assert EmbeddedServer(tmp_path).status() is not None
+        assert cli("status").returncode == 0
+        stopped = cli("stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
+        assert EmbeddedServer(tmp_path).status() is None
+        assert cli("status").returncode == 1
+    finally:
+        EmbeddedServer(tmp_path).stop()
+    env["INTERESTGRAPH_BROKER_URL"] = "redis://127.0.0.1:1/1"
+    external = cli("status")
+    assert external.returncode == 1 and "external" in external.stderr

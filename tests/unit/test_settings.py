@@ -36,6 +36,8 @@ def test_parses_falkordb_and_neo4j_uris() -> None:
         ({"INTERESTGRAPH_PSEUDONYMISE": "perhaps"}, "true or false"),
         ({"INTERESTGRAPH_WEIGHTS": "view"}, "type=weight"),
         ({"INTERESTGRAPH_API_KEYS": "k:admin"}, "API_KEYS"),
+        ({"INTERESTGRAPH_STORE_CONNECT_TIMEOUT": "0"}, "STORE_CONNECT_TIMEOUT must be a positive"),
+        ({"INTERESTGRAPH_STORE_QUERY_TIMEOUT": "soon"}, "STORE_QUERY_TIMEOUT must be a number"),
     ],
 )
 def test_bad_values_fail_with_the_variable_name(env: dict[str, str], message: str) -> None:
@@ -56,3 +58,11 @@ def test_api_keys_and_generated_secret_is_kept(tmp_path: Path) -> None:
     first = settings.resolved_secret()
     assert len(first) == 64 and Settings(data_dir=tmp_path).resolved_secret() == first
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_store_timeouts() -> None:
+    defaults = Settings()
+    assert (defaults.store_connect_timeout_s, defaults.store_query_timeout_s) == (2.0, 300.0)
+    settings = Settings.from_env({"INTERESTGRAPH_STORE_CONNECT_TIMEOUT": "0.5",
+                                  "INTERESTGRAPH_STORE_QUERY_TIMEOUT": "30"})
+    assert (settings.store_connect_timeout_s, settings.store_query_timeout_s) == (0.5, 30.0)

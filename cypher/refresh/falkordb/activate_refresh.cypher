@@ -1,7 +1,8 @@
 // Makes refresh $version the one readers see, in one atomic query: switches the active version and
 // writes the node-level results (embeddings, segment-map position, segment, customer value).
 // Readers filter score edges by the active version, so they see the old refresh or the new one,
-// never a mix. FalkorDB stores vectors as vecf32 (what its vector index reads). Idempotent.
+// never a mix. The refresh it replaces gets status 'superseded'.
+// FalkorDB stores vectors as vecf32 (what its vector index reads). Idempotent.
 // $version, $model_version, $model_path: string; $now: float;
 // $users: list<{id, embedding: list<float>, x, y, segment, segment_label, recency_days, frequency,
 //   monetary, rfm_score, tier, expected_purchases, expected_value, p_alive, churn_risk}>;
@@ -25,4 +26,9 @@ SET i.embedding = vecf32(row.embedding), i.scored_at = $now
 WITH users, count(*) AS items
 MATCH (r:Refresh {version: $version})
 SET r.status = 'active', r.activated_at = $now
+WITH users, items
+OPTIONAL MATCH (old:Refresh {status: 'active'})
+WHERE old.version <> $version
+WITH users, items, collect(old) AS olds
+FOREACH (o IN olds | SET o.status = 'superseded', o.superseded_at = $now)
 RETURN users, items

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, LiteralString, Protocol
 
 from ..errors import Conflict, GraphUnavailable, QueryError
 from ..settings import GraphTarget, Settings
@@ -130,7 +130,8 @@ class FalkorStore:
     backend = "falkordb"
 
     def __init__(self, host: str, port: int, graph: str, catalog: CypherCatalog,
-                 password: str | None = None) -> None:
+                 password: str | None = None, *, connect_timeout: float = 2.0,
+                 query_timeout: float = 300.0) -> None:
         import falkordb
         import redis
 
@@ -138,7 +139,11 @@ class FalkorStore:
         self.catalog = catalog
         self.graph_name = graph
         try:
-            self._db = falkordb.FalkorDB(host=host, port=port, password=password or None)
+            # A down server fails within connect_timeout; a query (one socket read) may take up
+            # to query_timeout, which must cover the longest refresh write.
+            self._db = falkordb.FalkorDB(host=host, port=port, password=password or None,
+                                         socket_connect_timeout=connect_timeout,
+                                         socket_timeout=query_timeout)
         except redis.RedisError as exc:
             raise GraphUnavailable(f"FalkorDB at {host}:{port} is unreachable: {exc}") from exc
         self._graph = self._db.select_graph(graph)
@@ -236,13 +241,27 @@ class Neo4jStore:
     backend = "neo4j"
 
     def __init__(self, uri: str, user: str, password: str, database: str,
-                 catalog: CypherCatalog) -> None:
+                 catalog: CypherCatalog, *, connect_timeout: float = 2.0,
+                 query_timeout: float = 300.0) -> None:
         import neo4j
 
         self._neo4j = neo4j
         self.catalog = catalog
         self.database = database
-        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        self.query_timeout = query_timeout
+        self._driver = neo4j.GraphDatabase.driver(
+            uri, auth=(user, password),
+            # Fail fast when Neo4j is down: the driver's default retries a refused connection
+            # for 30 s, holding an API worker or a CLI command that long.
+            connection_timeout=connect_timeout,
+            max_transaction_retry_time=connect_timeout,
+            # Notifications are for people writing queries, not for a running platform: a young
+            # graph lacks property keys that the queries name (UNRECOGNIZED), and schema set-up
+            # reports existing indexes (INFORMATION). The queries themselves are checked in tests.
+            notifications_min_severity=neo4j.NotificationMinimumSeverity.WARNING,
+            notifications_disabled_classifications=[
+                neo4j.NotificationDisabledClassification.UNRECOGNIZED],
+        )
 
     @contextmanager
     def _translate(self, name: str) -> Iterator[None]:
@@ -260,11 +279,16 @@ class Neo4jStore:
         except exc_mod.DriverError as exc:
             raise GraphUnavailable(f"Neo4j driver error while running {name!r}: {exc}") from exc
 
+    def _query(self, text: LiteralString) -> Any:
+        """A query with the server-side transaction timeout."""
+        return self._neo4j.Query(text, timeout=self.query_timeout)
+
     def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
         routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
         with self._translate(name):
             records, _, _ = self._driver.execute_query(
-                self.catalog[name].text, dict(params), database_=self.database, routing_=routing
+                self._query(self.catalog[name].text), dict(params), database_=self.database,
+                routing_=routing,
             )
         return [record.data() for record in records]
 
@@ -314,8 +338,11 @@ def open_store(settings: Settings, *, start_embedded: bool = True) -> GraphStore
     """
     target: GraphTarget = settings.target()
     catalog = CypherCatalog.load(settings.cypher_dir, target.backend)
+    timeouts = {"connect_timeout": settings.store_connect_timeout_s,
+                "query_timeout": settings.store_query_timeout_s}
     if target.backend == "neo4j":
-        return Neo4jStore(target.uri, target.user, target.password, target.database, catalog)
+        return Neo4jStore(target.uri, target.user, target.password, target.database, catalog,
+                          **timeouts)
     host, port = target.host, target.port
     if target.embedded:
         from ..server import EmbeddedServer
@@ -327,4 +354,4 @@ def open_store(settings: Settings, *, start_embedded: bool = True) -> GraphStore
                 f"no embedded server is running for {settings.data_dir}; run 'interestgraph server start'"
             )
         port = status.port
-    return FalkorStore(host, port, target.graph, catalog, target.password or None)
+    return FalkorStore(host, port, target.graph, catalog, target.password or None, **timeouts)

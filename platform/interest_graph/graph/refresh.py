@@ -150,7 +150,7 @@ class RefreshRepository:
         "refresh/write_similar_items", "refresh/write_segments", "refresh/write_segment_members",
         "refresh/activate_refresh", "refresh/update_users", "refresh/cleanup_refresh",
         "refresh/prune_segment_history", "refresh/finish_refresh", "refresh/set_watermark",
-        "refresh/refresh_history",
+        "refresh/refresh_history", "refresh/recount_segments",
     )
 
     def __init__(self, store: GraphStore, page_size: int = 20000) -> None:
@@ -265,10 +265,15 @@ class RefreshRepository:
 
     def update_users(self, version: str, model_version: str, rows: Sequence[dict[str, Any]],
                      now: float, chunk: int = 500) -> None:
-        """Incremental: replace some users' results under the active version (atomic per chunk)."""
+        """Incremental: replace some users' results under the active version (atomic per chunk).
+
+        Then the segments' sizes are counted again: users may have moved between them.
+        """
         for part in _chunks(list(rows), chunk):
             self.store.write("refresh/update_users", version=version, model_version=model_version,
                              rows=list(part), now=now)
+        if rows:
+            self.store.write("refresh/recount_segments", version=version)
 
     def cleanup(self, active: str, limit: int = 20000) -> int:
         """Delete score edges of inactive versions; returns how many."""

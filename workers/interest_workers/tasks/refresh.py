@@ -23,16 +23,16 @@ INCREMENTAL_LOCK = "interestgraph:lock:refresh:incremental"
 
 
 @contextmanager
-def held_lock(name: str, ttl: int) -> Iterator[bool]:
+def held_lock(client: redis.Redis, name: str, ttl: float) -> Iterator[bool]:
     """A Redis lock with expiry, kept alive by a heartbeat while the holder works.
 
     Yields False when another worker holds it. If this worker dies, the heartbeat stops and the
     lock expires after ``ttl`` seconds, so a later refresh can run.
     """
-    client = redis.Redis.from_url(resources.settings().broker())
-    lock = client.lock(name, timeout=ttl, blocking=False)
+    # The heartbeat thread extends the lock: its token must not be thread-local (redis-py's
+    # default), or the other thread finds none and the lock expires while the work goes on.
+    lock = client.lock(name, timeout=ttl, blocking=False, thread_local=False)
     if not lock.acquire():
-        client.close()
         yield False
         return
     stop = threading.Event()
@@ -55,20 +55,25 @@ def held_lock(name: str, ttl: int) -> Iterator[bool]:
             lock.release()
         except redis.exceptions.LockError:
             log.warning("lock %s expired before the work finished", name)
-        client.close()
 
 
 def _run_locked(task: Task, lock: str, busy: str,
                 work: Callable[[Callable[[str, float], None]], dict[str, Any]]) -> dict[str, Any]:
     """Run ``work`` under ``lock``, reporting its progress in the task's state."""
-    with held_lock(lock, resources.settings().refresh_lock_ttl_s) as acquired:
-        if not acquired:
-            return {"status": "skipped", "reason": busy}
+    settings = resources.settings()
+    client = redis.Redis.from_url(settings.broker())
+    try:
+        with held_lock(client, lock, settings.refresh_lock_ttl_s) as acquired:
+            if not acquired:
+                return {"status": "skipped", "reason": busy}
 
-        def progress(stage: str, percent: float) -> None:
-            task.update_state(state="PROGRESS", meta={"stage": stage, "percent": round(percent, 1)})
+            def progress(stage: str, percent: float) -> None:
+                task.update_state(state="PROGRESS",
+                                  meta={"stage": stage, "percent": round(percent, 1)})
 
-        return work(progress)
+            return work(progress)
+    finally:
+        client.close()
 
 
 @shared_task(name="interest.refresh.full", bind=True, autoretry_for=(GraphUnavailable,),
