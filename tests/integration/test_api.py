@@ -363,15 +363,25 @@ def test_health_reports_an_unreachable_store(graph: RefreshedGraph, tmp_path: Pa
     assert down.status_code == 503 and error_of(down)["code"] == "graph_unavailable"
 
 
-def test_data_endpoints_fail_fast_when_the_store_is_down(graph: RefreshedGraph, backend: str) -> None:
-    scheme = "bolt" if backend == "neo4j" else "falkordb"
-    settings = graph.settings.with_overrides(
-        api_keys=API_KEYS, graph_uri=f"{scheme}://127.0.0.1:{free_port()}", store_connect_timeout_s=1.0)
-    client = create_app(settings).test_client()
+def test_data_endpoints_fail_fast_when_the_store_is_down(graph: RefreshedGraph, backend: str,
+                                                        tmp_path: Path) -> None:
+    down = {"api_keys": API_KEYS, "store_connect_timeout_s": 1.0}
+    if backend == "neo4j":  # the driver connects lazily: nothing listens there
+        app = create_app(graph.settings.with_overrides(
+            graph_uri=f"bolt://127.0.0.1:{free_port()}", **down))
+    else:  # the FalkorDB client connects at once: a server that stops after the app started
+        other = EmbeddedServer(tmp_path)
+        status = other.start()
+        try:
+            app = create_app(graph.settings.with_overrides(
+                graph_uri=f"falkordb://127.0.0.1:{status.port}/interest", **down))
+        finally:
+            other.stop()
+    client = app.test_client()
     for path in ("/v1/segments", f"/v1/users/{graph.raw_users[0]}/recommendations"):
         started = time.monotonic()
-        down = client.get(path, headers=READ)
-        assert down.status_code == 503 and error_of(down)["code"] == "graph_unavailable"
+        response = client.get(path, headers=READ)
+        assert response.status_code == 503 and error_of(response)["code"] == "graph_unavailable"
         assert time.monotonic() - started < 4, f"{path} took {time.monotonic() - started:.1f}s"
 
 
