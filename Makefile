@@ -23,21 +23,30 @@ install: $(VENV)/.installed
 demo: install
 	$(IG) demo $(DATASET)
 
-# System tools some tests use: Debian's chromium (the dashboard test drives it) and docker-compose
-# (validates docker-compose.yml; no engine needed). Installed where we may (root with apt); without
-# them those tests skip with their reason.
+# System tools some tests use: Debian's chromium (the dashboard and Neo4j Browser tests drive it),
+# docker-compose (validates docker-compose.yml; no engine needed), and Java 17 + Maven (they build
+# tools/neo4j-test-server, the Neo4j the tests run on). Installed where we may (root with apt).
 system-tools:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
-	      || echo "could not install$$missing: their tests will be skipped"; \
-	  else echo "$$missing not installed: their tests will be skipped"; fi; \
+	      || echo "could not install$$missing"; \
+	  else echo "$$missing not installed"; fi; \
 	fi
 
-test: install system-tools
+# The whole suite on both graph backends: the session starts a throw-away Neo4j (unless NEO4J_URI
+# names one, whose graph the tests then clear) and stops it at the end, also on failure.
+test: install system-tools neo4j-build
 	$(PY) -m pytest
+
+# ruff over the code and tests, mypy over both packages.
+lint: install
+	$(VENV)/bin/ruff check platform workers tests benchmarks
+	$(VENV)/bin/mypy platform/interest_graph workers/interest_workers
 
 # The development Neo4j (5.26 Community from Maven Central, loopback, auth on): built on first use.
 # `eval "$$(make -s neo4j)"` sets NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD in the shell.

@@ -28,6 +28,7 @@ class Neo4jConnection:
     uri: str
     user: str
     password: str
+    http: str | None = None  # Neo4j Browser at {http}/browser/, when known
 
 
 class Neo4jProblem(RuntimeError):
@@ -35,14 +36,15 @@ class Neo4jProblem(RuntimeError):
 
 
 def from_environment() -> Neo4jConnection | None:
-    """The Neo4j named by ``NEO4J_URI``, ``NEO4J_USER`` and ``NEO4J_PASSWORD``, if any."""
+    """The Neo4j named by ``NEO4J_URI``, ``NEO4J_USER`` and ``NEO4J_PASSWORD`` (and its Browser's
+    ``NEO4J_HTTP`` address, optional), if any."""
     uri = os.environ.get("NEO4J_URI")
     if not uri:
         return None
     user, password = os.environ.get("NEO4J_USER"), os.environ.get("NEO4J_PASSWORD")
     if user is None or password is None:
         raise Neo4jProblem("NEO4J_URI is set but NEO4J_USER or NEO4J_PASSWORD is missing")
-    return Neo4jConnection(uri, user, password)
+    return Neo4jConnection(uri, user, password, os.environ.get("NEO4J_HTTP") or None)
 
 
 class SessionNeo4j:
@@ -79,8 +81,10 @@ class SessionNeo4j:
                 "It needs Java 17 and Maven (Maven Central); or point NEO4J_URI, NEO4J_USER and "
                 "NEO4J_PASSWORD at a Neo4j 5.26, or run one backend with --backend falkordb")
         lines = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        env = (self.state / "env").read_text(encoding="utf-8").splitlines()
+        http = next((line.split("=", 1)[1] for line in env if line.startswith("NEO4J_HTTP=")), None)
         self._connection = Neo4jConnection(lines["NEO4J_URI"], lines["NEO4J_USER"],
-                                           lines["NEO4J_PASSWORD"])
+                                           lines["NEO4J_PASSWORD"], http)
         return self._connection
 
     def stop(self) -> None:

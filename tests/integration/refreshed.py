@@ -97,7 +97,7 @@ def full_refresh(client: FlaskClient) -> dict[str, Any]:
     response = client.post("/v1/refresh", json={"kind": "full"}, headers=WRITE)
     assert response.status_code == 202 and response.json is not None, response.json
     done = wait_task(client, response.json["task_id"])
-    assert done["result"]["status"] == "active", done
+    assert (done["result"] or {}).get("status") == "active", done
     return dict(done["result"])
 
 

@@ -16,7 +16,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,26 +23,17 @@ from werkzeug.serving import make_server
 
 from interest_graph.api import create_app
 from interest_graph.graph import open_store
-from interest_graph.settings import REPO_ROOT, Settings
+from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, TaskClient
 
+from .chromium import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright_or_skip
 from .conftest import CLI, RetailSlice, start_worker, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 API_KEY = "dashboard-test-key"
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package "
-                "(apt-get install -y chromium) to run the dashboard browser test",
-                allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the playwright Python package is not installed (pip install playwright)")
+sync_api = playwright_or_skip("the dashboard browser test")
 
 
 # -- a real store with one full refresh ----------------------------------------------------------

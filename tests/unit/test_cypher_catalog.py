@@ -16,8 +16,10 @@ def test_backend_files_are_named_without_the_backend_folder() -> None:
     neo = CypherCatalog.load(CYPHER, "neo4j")
     assert "schema/001_indexes" in falkor and "schema/001_indexes" not in neo
     assert "schema/001_constraints" in neo
-    assert falkor["ingest/apply_events"].text == neo["ingest/apply_events"].text
-    assert "exactly-once" in falkor["ingest/apply_events"].doc
+    assert falkor["api/get_user"].text == neo["api/get_user"].text
+    assert falkor["ingest/apply_events"].path.parent.name == "falkordb"
+    assert neo["ingest/apply_events"].path.parent.name == "neo4j"
+    assert all("exactly-once" in c["ingest/apply_events"].doc for c in (falkor, neo))
 
 
 def test_unknown_query_fails_at_construction() -> None:

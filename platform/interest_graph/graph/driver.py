@@ -130,8 +130,8 @@ class FalkorStore:
     backend = "falkordb"
 
     def __init__(self, host: str, port: int, graph: str, catalog: CypherCatalog,
-                 password: str | None = None, *, connect_timeout: float = 2.0,
-                 query_timeout: float = 300.0) -> None:
+                 password: str | None = None, *, connect_timeout_s: float = 2.0,
+                 query_timeout_s: float | None = None) -> None:
         import falkordb
         import redis
 
@@ -139,11 +139,11 @@ class FalkorStore:
         self.catalog = catalog
         self.graph_name = graph
         try:
-            # A down server fails within connect_timeout; a query (one socket read) may take up
-            # to query_timeout, which must cover the longest refresh write.
+            # A down server fails within connect_timeout_s; a query (one socket read) may take
+            # up to query_timeout_s, which must cover the longest refresh write.
             self._db = falkordb.FalkorDB(host=host, port=port, password=password or None,
-                                         socket_connect_timeout=connect_timeout,
-                                         socket_timeout=query_timeout)
+                                         socket_connect_timeout=connect_timeout_s,
+                                         socket_timeout=query_timeout_s)
         except redis.RedisError as exc:
             raise GraphUnavailable(f"FalkorDB at {host}:{port} is unreachable: {exc}") from exc
         self._graph = self._db.select_graph(graph)
@@ -241,20 +241,20 @@ class Neo4jStore:
     backend = "neo4j"
 
     def __init__(self, uri: str, user: str, password: str, database: str,
-                 catalog: CypherCatalog, *, connect_timeout: float = 2.0,
-                 query_timeout: float = 300.0) -> None:
+                 catalog: CypherCatalog, *, connect_timeout_s: float = 2.0,
+                 query_timeout_s: float | None = None) -> None:
         import neo4j
 
         self._neo4j = neo4j
         self.catalog = catalog
         self.database = database
-        self.query_timeout = query_timeout
+        self.query_timeout_s = query_timeout_s
         self._driver = neo4j.GraphDatabase.driver(
             uri, auth=(user, password),
             # Fail fast when Neo4j is down: the driver's default retries a refused connection
             # for 30 s, holding an API worker or a CLI command that long.
-            connection_timeout=connect_timeout,
-            max_transaction_retry_time=connect_timeout,
+            connection_timeout=connect_timeout_s,
+            max_transaction_retry_time=connect_timeout_s,
             # Notifications are for people writing queries, not for a running platform: a young
             # graph lacks property keys that the queries name (UNRECOGNIZED, e.g. 01N52 before
             # the first refresh), aggregations skip nulls by design (GENERIC, 01G11), and schema
@@ -284,7 +284,7 @@ class Neo4jStore:
 
     def _query(self, text: LiteralString) -> Any:
         """A query with the server-side transaction timeout."""
-        return self._neo4j.Query(text, timeout=self.query_timeout)
+        return self._neo4j.Query(text, timeout=self.query_timeout_s)
 
     def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
         routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
@@ -341,11 +341,10 @@ def open_store(settings: Settings, *, start_embedded: bool = True) -> GraphStore
     """
     target: GraphTarget = settings.target()
     catalog = CypherCatalog.load(settings.cypher_dir, target.backend)
-    timeouts = {"connect_timeout": settings.store_connect_timeout_s,
-                "query_timeout": settings.store_query_timeout_s}
     if target.backend == "neo4j":
         return Neo4jStore(target.uri, target.user, target.password, target.database, catalog,
-                          **timeouts)
+                          connect_timeout_s=settings.store_connect_timeout_s,
+                          query_timeout_s=settings.store_query_timeout_s)
     host, port = target.host, target.port
     if target.embedded:
         from ..server import EmbeddedServer
@@ -357,4 +356,6 @@ def open_store(settings: Settings, *, start_embedded: bool = True) -> GraphStore
                 f"no embedded server is running for {settings.data_dir}; run 'interestgraph server start'"
             )
         port = status.port
-    return FalkorStore(host, port, target.graph, catalog, target.password or None, **timeouts)
+    return FalkorStore(host, port, target.graph, catalog, target.password or None,
+                       connect_timeout_s=settings.store_connect_timeout_s,
+                       query_timeout_s=settings.store_query_timeout_s)

@@ -1,6 +1,6 @@
-// Applies one batch of new events in one atomic query: event markers (keyed hashes, for
-// exactly-once), users, items (created bare if unknown) and one aggregated INTERACTED edge per
-// (user, item) pair.
+// Applies one batch of new events in one atomic query (FalkorDB): event markers (keyed hashes,
+// for exactly-once), users, items (created bare if unknown) and one aggregated INTERACTED edge
+// per (user, item) pair.
 // Guarded: if any id in $ids is already applied the query changes nothing and returns no row;
 // the caller then re-checks which events are new. With no pairs at all it also returns no row.
 // Edge weight is a time-decayed sum kept "as of" r.last_ts (interest_graph.recipe):
