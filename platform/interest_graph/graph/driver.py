@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ Row = dict[str, Any]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+TRANSIENT_ATTEMPTS = 5  # Neo4j: tries of a query that fails on a transient error (deadlock)
 _COUNT_PARAM = re.compile(r"(?:LIMIT|SKIP)\s+\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -288,12 +291,23 @@ class Neo4jStore:
 
     def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
         routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
-        with self._translate(name):
-            records, _, _ = self._driver.execute_query(
-                self._query(self.catalog[name].text), dict(params), database_=self.database,
-                routing_=routing,
-            )
-        return [record.data() for record in records]
+        query = self._query(self.catalog[name].text)
+        attempt = 0
+        while True:
+            try:
+                with self._translate(name):
+                    records, _, _ = self._driver.execute_query(
+                        query, dict(params), database_=self.database, routing_=routing)
+                return [record.data() for record in records]
+            except QueryError as exc:
+                # The driver retries transient errors (deadlocks between concurrent writers)
+                # only for the short connect timeout, so that a down server fails fast; a
+                # deadlock deserves more patience than that.
+                transient = isinstance(exc.__cause__, self._neo4j.exceptions.TransientError)
+                attempt += 1
+                if not transient or attempt >= TRANSIENT_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0.5, 1.0) * 2**attempt)
 
     def read(self, name: str, **params: Any) -> list[Row]:
         return self._run(name, params, read_only=True)
