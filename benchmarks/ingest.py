@@ -81,8 +81,11 @@ def measure(store, settings: Settings, data, naive_events: int) -> dict[str, flo
         store.write("bench/naive_apply_event", id=ev.hid, user=ev.user, item=ev.item,
                     ts=ev.ts, weight=5.0, now=1.0)
     naive_s = time.perf_counter() - started
-    return {"platform": n / platform_s, "raw": n / raw_s, "naive": len(sample) / naive_s,
-            "naive_events": len(sample)}
+    rates = {"platform": n / platform_s, "raw": n / raw_s, "naive": len(sample) / naive_s,
+             "naive_events": len(sample)}
+    print(f"{store.backend}: " + ", ".join(f"{k} {v:,.0f}" for k, v in rates.items()),
+          file=sys.stderr)
+    return rates
 
 
 def main() -> None:

@@ -341,7 +341,8 @@ class Neo4jStore:
     def clear(self) -> None:
         # CALL … IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
         with self._translate("clear"), self._driver.session(database=self.database) as session:
-            session.run(self.catalog["admin/clear_graph"].text).consume()
+            for statement in self.catalog["admin/clear_graph"].statements():
+                session.run(statement).consume()
 
     def close(self) -> None:
         self._driver.close()
