@@ -65,7 +65,7 @@ def configure(settings: Settings, celery: Celery = app) -> Settings:
     return settings
 
 
-@app.on_configure.connect
+@app.on_configure.connect  # type: ignore[untyped-decorator]  # Celery's signals are untyped
 def _configure_from_env(sender: Celery, **_: Any) -> None:
     # Runs when Celery first reads its configuration: entry points that did not call
     # configure() (``celery -A interest_workers.celery_app …``) get the environment's settings.

@@ -69,7 +69,7 @@ class ItemKNN:
 
     @property
     def num_items(self) -> int:
-        return self.sim.shape[0]
+        return int(self.sim.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
         return np.asarray(self.history[users] @ self.sim, dtype=np.float32)
@@ -90,7 +90,7 @@ def ease_weights(x: sp.csr_matrix, l2: float) -> FloatArray:
     p = np.linalg.inv(g)
     b = p / (-np.diag(p))
     np.fill_diagonal(b, 0.0)
-    return b.astype(np.float32)
+    return np.asarray(b, dtype=np.float32)
 
 
 class EASE:
@@ -130,7 +130,7 @@ class EASE:
 
     @property
     def num_items(self) -> int:
-        return self.b.shape[0]
+        return int(self.b.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
         return np.asarray(self.history[users] @ self.b, dtype=np.float32)
@@ -180,7 +180,7 @@ def _train_bpr(
             loss = -F.logsigmoid((zu * zp).sum(-1) - (zu * zn).sum(-1)).mean()
             loss = loss + reg * (zu.pow(2).sum() + zp.pow(2).sum() + zn.pow(2).sum()) / len(b)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             total += float(loss.detach())
         result.epochs = epoch
@@ -251,10 +251,10 @@ class BPRMF:
 
     @property
     def num_items(self) -> int:
-        return self.item_emb.shape[0]
+        return int(self.item_emb.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
-        return self.user_emb[users] @ self.item_emb.T
+        return np.asarray(self.user_emb[users] @ self.item_emb.T, dtype=np.float32)
 
 
 class LightGCNBaseline:
@@ -319,7 +319,7 @@ class LightGCNBaseline:
 
     @property
     def num_items(self) -> int:
-        return self.item_emb.shape[0]
+        return int(self.item_emb.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
-        return self.user_emb[users] @ self.item_emb.T
+        return np.asarray(self.user_emb[users] @ self.item_emb.T, dtype=np.float32)

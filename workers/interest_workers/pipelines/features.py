@@ -55,7 +55,7 @@ class TextEncoder(Protocol):
 
 def _normalise(x: np.ndarray) -> FloatArray:
     norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+    return np.asarray(x / np.maximum(norm, 1e-12), dtype=np.float32)
 
 
 class HashingEncoder:

@@ -53,6 +53,8 @@ class TextGCN(nn.Module):
         id_dropout: Probability that an item loses its id embedding in a training step.
     """
 
+    alpha: Tensor  # layer weights, a buffer (registered in __init__)
+
     def __init__(
         self,
         num_users: int,
@@ -209,7 +211,8 @@ class TextGCN(nn.Module):
 
     def item_text_embedding(self, item_x: Tensor) -> Tensor:
         """Text-only item embedding ``W x`` (what an item without id or edges gets), ``(I', D)``."""
-        return self.item_text(item_x)
+        out: Tensor = self.item_text(item_x)
+        return out
 
     @staticmethod
     def recommendation_loss(
@@ -263,7 +266,8 @@ def normalize_edges(
         raise ValueError(f"unknown transform {transform!r}; valid: log1p, binary, raw")
     _, norm = gcn_norm(edge_index, w, num_nodes, add_self_loops=False)
     assert norm is not None
-    return norm
+    weights: Tensor = norm
+    return weights
 
 
 def normalized_adjacency(

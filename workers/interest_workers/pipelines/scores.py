@@ -182,7 +182,7 @@ class Reasons:
 
 
 def _unit(x: FloatArray) -> FloatArray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return np.asarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12), dtype=np.float32)
 
 
 def explain(

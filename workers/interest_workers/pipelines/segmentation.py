@@ -61,7 +61,7 @@ class SegmentProfile:
 
 def _unit(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    return np.asarray(np.divide(x, norms, out=np.zeros_like(x), where=norms > 0))
 
 
 def segment_users(
@@ -119,7 +119,7 @@ def assign_segments(embeddings: np.ndarray, centroids: np.ndarray) -> tuple[np.n
 
 def project(embeddings: np.ndarray, projection: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """``[n, 2]`` coordinates on the segment map."""
-    return (_unit(np.asarray(embeddings, dtype=np.float64)) - mean) @ projection
+    return np.asarray((_unit(np.asarray(embeddings, dtype=np.float64)) - mean) @ projection)
 
 
 def describe_segments(
@@ -167,7 +167,7 @@ def describe_segments(
             if values is None:
                 return None
             picked = [values[i] for i in members if values[i] is not None]
-            return float(np.mean(picked)) if picked else None
+            return float(np.mean(np.asarray(picked, dtype=np.float64))) if picked else None
 
         profiles.append(SegmentProfile(
             index=index, label=label, size=len(members), top_categories=ranked,

@@ -166,7 +166,7 @@ def train_gcn(
                 reg = h0[reg_nodes].pow(2).sum() / len(b)
                 loss = loss + weight_decay * reg
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
                 total += float(loss.detach())
                 steps += 1

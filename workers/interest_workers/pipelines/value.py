@@ -208,7 +208,8 @@ def _as_day(value: date | datetime | str | pd.Timestamp) -> date:
         ) from exc
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(UTC)
-    return stamp.date()
+    day: date = stamp.date()
+    return day
 
 
 def _days(ts: pd.Series) -> np.ndarray:
@@ -340,7 +341,7 @@ def quintile_scores(values: np.ndarray | pd.Series) -> np.ndarray:
     if series.empty:
         return np.empty(0, dtype=np.int64)
     percentile = (series.rank(method="average").to_numpy() - 0.5) / len(series)
-    return np.minimum(np.floor(percentile * 5).astype(np.int64) + 1, 5)
+    return np.asarray(np.minimum(np.floor(percentile * 5).astype(np.int64) + 1, 5))
 
 
 def rfm_tier(r_score: int, f_score: int) -> str:

@@ -76,8 +76,9 @@ def _run_locked(task: Task, lock: str, busy: str,
         client.close()
 
 
-@shared_task(name="interest.refresh.full", bind=True, autoretry_for=(GraphUnavailable,),
-             retry_backoff=True, retry_backoff_max=300, max_retries=5, acks_late=True)
+@shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
+    name="interest.refresh.full", bind=True, autoretry_for=(GraphUnavailable,),
+    retry_backoff=True, retry_backoff_max=300, max_retries=5, acks_late=True)
 def refresh_full(self: Task) -> dict[str, Any]:
     """Train, score everything and segment; one at a time (a lock with expiry)."""
     return _run_locked(self, FULL_LOCK, "a full refresh is already running", lambda progress: (
@@ -85,8 +86,9 @@ def refresh_full(self: Task) -> dict[str, Any]:
                          resources.encoder(), progress).as_dict()))
 
 
-@shared_task(name="interest.refresh.incremental", bind=True, autoretry_for=(GraphUnavailable,),
-             retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True)
+@shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
+    name="interest.refresh.incremental", bind=True, autoretry_for=(GraphUnavailable,),
+    retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True)
 def refresh_incremental(self: Task) -> dict[str, Any]:
     """Re-score what changed since the watermark with the saved model; returns at once if nothing."""
     return _run_locked(self, INCREMENTAL_LOCK, "an incremental refresh is already running",
