@@ -50,19 +50,22 @@ class TaskClient:
 
     def state(self, task_id: str) -> TaskState:
         result = self._app.AsyncResult(task_id)
+        # The state first: each property reads the backend anew, and a task may finish between
+        # the two reads; once SUCCESS is seen, info is the final result.
+        state = result.state
         info = result.info
         stage = percent = None
         payload: dict[str, Any] | None = None
         error: str | None = None
-        if result.state == "FAILURE":
+        if state == "FAILURE":
             error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
         elif isinstance(info, dict):
             stage = info.get("stage")
             percent = info.get("percent")
-            if result.state == "SUCCESS":
+            if state == "SUCCESS":
                 payload = info
                 stage, percent = "done", 100.0
-        return TaskState(task_id, result.state, stage, percent, payload, error)
+        return TaskState(task_id, state, stage, percent, payload, error)
 
     def workers(self, timeout: float = 2.0) -> list[str]:
         """Names of the workers that answer a ping within ``timeout`` seconds."""
