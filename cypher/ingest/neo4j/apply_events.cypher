@@ -6,7 +6,7 @@
 // then re-checks which events are new. Without the FalkorDB variant's read of every id first,
 // and with each new edge and user written once (ON CREATE) rather than zeroed then summed, this
 // is the form PROFILE showed to cost Neo4j least. With no pairs it returns no row.
-// Edge weight is a time-decayed sum kept "as of" r.last_ts:
+// Edge weight is a time-decayed sum kept "as of" r.last_ts (interest_graph.recipe):
 //   weight = sum_i w_i * 2^(-(last_ts - t_i) / half_life)
 // so batches may arrive in any order. A pair carries the same sum as of p.last_ts. Map updates
 // (+=) read every old value before writing any. Pairs are nested under their user.
@@ -30,7 +30,8 @@ ON MATCH SET n += {
     revenue: n.revenue + u.revenue,
     first_ts: CASE WHEN u.first_ts < n.first_ts THEN u.first_ts ELSE n.first_ts END,
     last_ts: CASE WHEN u.last_ts > n.last_ts THEN u.last_ts ELSE n.last_ts END,
-    text: CASE WHEN u.text IS NULL THEN n.text ELSE left(u.text + ' ' + coalesce(n.text, ''), 2000) END,
+    text: CASE WHEN u.text IS NULL THEN n.text WHEN n.text IS NULL THEN u.text
+               ELSE left(u.text + ' ' + n.text, 2000) END,
     updated_at: $now}
 WITH created, n, u
 UNWIND u.pairs AS p
