@@ -56,10 +56,15 @@ def graph_id(raw: str) -> str:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A real worker process (solo pool, quick test settings) appending its output to ``log``."""
+    """A real worker process (solo pool) appending its output to ``log``."""
     with log.open("ab") as out:  # the child keeps its own descriptor
-        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env={**env, **WORKER_SETTINGS},
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen([*CLI, "worker", "--pool", "solo"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def quick_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A worker with the quick test settings (``WORKER_SETTINGS``; ``env`` may override them)."""
+    return start_worker({**WORKER_SETTINGS, **env}, log)
 
 
 def stop_worker(proc: subprocess.Popen[bytes] | None, settings: Settings) -> None:
@@ -111,7 +116,7 @@ def prepare_graph(settings: Settings, env: dict[str, str], log: Path, refreshes:
     records = list(itertools.islice(reader.records(), SLICE))
     make_ingestor(settings, IngestRepository(store)).run(records, pipelined=False)
     raw_users = list(dict.fromkeys(r.user_id for r in records if isinstance(r, Event)))
-    worker = start_worker(env, log)
+    worker = quick_worker(env, log)
     try:
         client = create_app(settings.with_overrides(api_keys=API_KEYS)).test_client()
         results = [full_refresh(client) for _ in range(refreshes)]

@@ -29,7 +29,7 @@ from .refreshed import (
     WRITE,
     RefreshedGraph,
     graph_id,
-    start_worker,
+    quick_worker,
     stop_worker,
     wait_task,
 )
@@ -45,7 +45,7 @@ def graph(refreshed_graph: RefreshedGraph) -> RefreshedGraph:
 @pytest.fixture(scope="module")
 def worker(graph: RefreshedGraph) -> Iterator[subprocess.Popen[bytes]]:
     """A worker for the tests that enqueue refreshes (the fixture graph's worker is gone)."""
-    proc = start_worker(graph.env, graph.worker_log)
+    proc = quick_worker(graph.env, graph.worker_log)
     yield proc
     stop_worker(proc, graph.settings)
 

@@ -19,7 +19,8 @@ from interest_graph.privacy import Pseudonymiser
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
 
-from .conftest import CLI, RetailSlice, start_worker, stop_process
+from .conftest import CLI, RetailSlice, stop_process
+from .refreshed import quick_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,7 +34,7 @@ def slice_file(retail_slice: RetailSlice) -> Path:
 def worker(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[dict[str, Any]]:
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = start_worker(backend_env, log)
+    proc = quick_worker(backend_env, log)
     state = {"proc": proc, "env": backend_env, "log": log}
     yield state
     stop_process(state["proc"])
@@ -165,7 +166,7 @@ def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
     assert store.read("stats/refresh_summary")[0] == summary
     assert recs(store, user) == served
 
-    worker["proc"] = start_worker(worker["env"], worker["log"])
+    worker["proc"] = quick_worker(worker["env"], worker["log"])
     time.sleep(6)  # the dead worker's lock expires (REFRESH_LOCK_TTL=5)
     second = wait(client, client.send(REFRESH_FULL))
     assert second["status"] == "active" and second["version"] != summary["version"]
