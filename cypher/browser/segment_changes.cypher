@@ -2,6 +2,7 @@
 // (previous segment, current segment) the number of users, with `changed` true when the labels
 // differ. Compares the active refresh's IN_SEGMENT edges with the newest older version kept;
 // users moved by an incremental refresh since then are compared with their `previous` segment.
+// Users segmented for the first time since then (new customers) come with from_segment null.
 // Read-only. Parameters: none.
 MATCH (m:Meta {key: 'active_refresh'})
 MATCH (old:Segment)
@@ -13,7 +14,6 @@ OPTIONAL MATCH (u)-[before:IN_SEGMENT]->(b:Segment)
 WHERE before.version = prev
 OPTIONAL MATCH (p:Segment {id: now.previous})
 WITH a, coalesce(p, b) AS from
-WHERE from IS NOT NULL
-RETURN from.label AS from_segment, a.label AS to_segment, from.label <> a.label AS changed,
-       count(*) AS users
+RETURN from.label AS from_segment, a.label AS to_segment,
+       from IS NULL OR from.label <> a.label AS changed, count(*) AS users
 ORDER BY changed DESC, users DESC, from_segment, to_segment

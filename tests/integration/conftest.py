@@ -212,9 +212,10 @@ def refreshed_graph(backend_settings: Settings, backend_env: dict[str, str],
                     ) -> Iterator[RefreshedGraph]:
     """The Online Retail slice refreshed twice, once per backend (``refreshed.py``).
 
-    Shared by test_api, test_api_fuzz and test_browser_queries, which run (in file order) before
-    any test that clears the graph; test_api's writes keep it consistent (erasure, new events, an
-    incremental refresh), so the later readers check a graph that has lived a little.
+    Shared by test_api, test_api_fuzz, test_browser_pack_in_neo4j_browser and
+    test_browser_queries, which run (in file order) before any test that clears the graph;
+    test_api's writes keep it consistent (erasure, new events and new customers, an incremental
+    refresh), so the later readers check a graph that has lived a little.
     """
     log = tmp_path_factory.mktemp("refreshed-worker") / "worker.log"
     refreshed = prepare_graph(backend_settings, backend_env, log)

@@ -118,7 +118,8 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
     viewer = recs(store, p.user("viewer"))
     assert viewer and all(r[2].startswith("similar to ") for r in viewer), viewer
     assert store.read("stats/consumed_recommended")[0]["n"] == 0
-    statuses = {r["version"]: r["status"] for r in RefreshRepository(store).history()}
+    statuses = {r["version"]: r["status"]
+                for r in store.read("refresh/refresh_history", limit=20)}
     assert statuses == {report["version"]: "superseded", again["version"]: "active"}
     # The lock outlived its 5 s TTL while each refresh ran (the heartbeat kept it).
     log = worker["log"].read_text(errors="replace")
