@@ -220,6 +220,37 @@ def load(ctx: click.Context, source: str, batch_size: int | None, rejects: Path 
 
 
 @main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--factor", type=click.IntRange(min=1), required=True,
+              help="Copies of every user and item (events grow as much).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+@click.option("--mix", type=click.FloatRange(0.0, 1.0), default=0.25, show_default=True,
+              help="Share of (user, item) pairs moved to another copy of the shop (ties copies together).")
+@click.option("--limit", type=click.IntRange(min=1), help="Grow only the first N records (quick runs).")
+@click.option("--json", "as_json", is_flag=True, help="End with the report as one JSON line.")
+@click.pass_context
+def synth(ctx: click.Context, out: Path, factor: int, seed: int, mix: float, limit: int | None,
+          as_json: bool) -> None:
+    """Online Retail grown FACTOR times with its shape kept, for scale tests.
+
+    Writes OUT/events.csv.gz and OUT/items.csv.gz in the generic format (load them with
+    'interestgraph load OUT') and OUT/synth.json; prints the shape beside Online Retail's.
+    """
+    from .ingest.synth import read_online_retail, synthesize
+
+    base = read_online_retail(_settings(ctx).datasets_dir, limit)
+    report = synthesize(base, out, factor, seed, mix, limit=limit)
+    click.echo(f"wrote {report.events:,} events of {report.users:,} users on {report.items:,} items"
+               f" to {out}")
+    for line in report.table():
+        click.echo(line)
+    if not report.shape_ok:
+        click.echo("shape differs from Online Retail by more than 10% where marked '!'", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+
+
+@main.command()
 @click.option("--full", "kind", flag_value="full", help="Retrain and rescore everything.")
 @click.option("--incremental", "kind", flag_value="incremental", default=True,
               help="Rescore only what changed since the last refresh (default).")
