@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,15 @@ def build(settings: Settings, events: int | None) -> None:
         store.close()
 
 
-def user_ids(settings: Settings, events: int | None, limit: int) -> list[tuple[str, str]]:
-    """(raw id, graph id) of users that have recommendations."""
+def retail_users(settings: Settings, events: int | None) -> list[str]:
+    """Raw ids of the Online Retail users (of the first ``events`` records), in file order."""
     reader = open_dataset("online-retail", settings.datasets_dir)
     records = reader.records() if events is None else itertools.islice(reader.records(), events)
-    raw = list(dict.fromkeys(r.user_id for r in records if isinstance(r, Event)))
+    return list(dict.fromkeys(r.user_id for r in records if isinstance(r, Event)))
+
+
+def user_ids(settings: Settings, raw: Iterable[str], limit: int) -> list[tuple[str, str]]:
+    """(raw id, graph id) of up to ``limit`` of the ``raw`` users that have recommendations."""
     pseudo = Pseudonymiser(settings.resolved_secret(), enabled=settings.pseudonymise)
     store = open_store(settings)
     try:
@@ -177,7 +182,14 @@ def load(port: int, users: list[tuple[str, str]], concurrency: int, total: int
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    users = user_ids(settings, args.events, 2000)
+    users = user_ids(settings, retail_users(settings, args.events), 2000)
+    return measure(settings, users, concurrency=args.concurrency, requests=args.requests,
+                   workers=args.workers)
+
+
+def measure(settings: Settings, users: list[tuple[str, str]], *, concurrency: int = 16,
+            requests: int = 6000, workers: int = 3) -> dict[str, Any]:
+    """Recommendation latency through gunicorn (``workers`` processes) and the store directly."""
     if not users:
         raise SystemExit("no user has recommendations: is the data directory refreshed?")
     direct = direct_latency(settings, users, 2000)
@@ -187,11 +199,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
            "INTERESTGRAPH_API_KEYS": f"{BENCH_KEY}:read"}
     server = subprocess.Popen(
         [sys.executable, "-m", "interest_graph.cli", "serve", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(args.workers)], env=env)
+         str(port), "--workers", str(workers)], env=env)
     try:
         wait_ready(port, server)
-        load(port, users, args.concurrency, min(500, args.requests))  # warm-up
-        latencies, errors, wall = load(port, users, args.concurrency, args.requests)
+        load(port, users, concurrency, min(500, requests))  # warm-up
+        latencies, errors, wall = load(port, users, concurrency, requests)
     finally:
         server.terminate()
         try:
@@ -201,12 +213,12 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     p50 = percentile(latencies, 0.50) * 1000
     direct_p50 = statistics.median(direct) * 1000
     return {
-        "concurrency": args.concurrency, "requests": len(latencies), "errors": errors,
+        "concurrency": concurrency, "requests": len(latencies), "errors": errors,
         "p50_ms": round(p50, 2), "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "rps": round(len(latencies) / wall, 1), "direct_p50_ms": round(direct_p50, 3),
         "direct_p99_ms": round(percentile(direct, 0.99) * 1000, 3),
         "http_over_direct_p50": round(p50 / direct_p50, 1) if direct_p50 else None,
-        "gunicorn_workers": args.workers, "cpus": os.cpu_count(), "users": len(users),
+        "gunicorn_workers": workers, "cpus": os.cpu_count(), "users": len(users),
     }
 
 

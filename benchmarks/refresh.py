@@ -21,30 +21,64 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from interest_graph.graph import open_store
+from interest_graph.graph import GraphStore, open_store
 from interest_graph.graph.ingest import IngestRepository
 from interest_graph.ingest.loading import load_source, make_ingestor
 from interest_graph.ingest.records import Event
 from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
-from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
+from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient, TaskState
 
 
-def wait(client: TaskClient, task_id: str, timeout: float = 1800) -> tuple[dict[str, Any], float]:
+def wait(client: TaskClient, task_id: str, timeout: float = 1800,
+         on_poll: Callable[[TaskState], None] | None = None) -> tuple[dict[str, Any], float]:
+    """The task's result and the seconds it took; ``on_poll`` sees every state read."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         state = client.state(task_id)
+        if on_poll is not None:
+            on_poll(state)
         if state.done:
             if state.state != "SUCCESS":
                 raise RuntimeError(f"task failed: {state.error}")
             return state.result or {}, time.perf_counter() - started
         time.sleep(0.05)
     raise TimeoutError(task_id)
+
+
+def incremental_latencies(settings: Settings, store: GraphStore, client: TaskClient, trials: int,
+                          seed: int = 0) -> list[float]:
+    """Seconds from "a user buys one of their recommended items" to "it left their recommendations",
+    through incremental refreshes run by the worker(s) listening to ``client``'s broker."""
+    rng = random.Random(seed)
+    users = [r["id"] for r in store.read("stats/user_ids")]
+    ingestor = make_ingestor(settings.with_overrides(pseudonymise=False), IngestRepository(store))
+    latencies: list[float] = []
+    for trial in range(trials):
+        user = rng.choice(users)
+        recs = store.read("users/get_recommendations", user=user, k=5)
+        if not recs:
+            continue
+        item = recs[0]["item"]
+        started = time.perf_counter()
+        # The graph id is used as the raw id with pseudonymisation off: same user node.
+        ingestor.run([Event(f"bench-{trial}-{time.time_ns()}", user, item, "purchase",
+                            time.time(), 1.0, 1.0)], pipelined=False)
+        client.send(REFRESH_INCREMENTAL)
+        deadline = started + 60
+        while time.perf_counter() < deadline:
+            if item not in {r["item"] for r in store.read("users/get_recommendations",
+                                                           user=user, k=50)}:
+                break
+            time.sleep(0.02)
+        latencies.append(time.perf_counter() - started)
+    return latencies
 
 
 def main() -> None:
@@ -74,30 +108,7 @@ def main() -> None:
         first, first_s = wait(client, client.send(REFRESH_FULL))
         second, second_s = wait(client, client.send(REFRESH_FULL))
 
-        # Incremental: a user buys one of their recommended items; time until it leaves their recs.
-        rng = random.Random(0)
-        users = [r["id"] for r in store.read("stats/user_ids")]
-        repo = IngestRepository(store)
-        ingestor = make_ingestor(settings.with_overrides(pseudonymise=False), repo)
-        latencies: list[float] = []
-        for trial in range(args.trials):
-            user = rng.choice(users)
-            recs = store.read("users/get_recommendations", user=user, k=5)
-            if not recs:
-                continue
-            item = recs[0]["item"]
-            started = time.perf_counter()
-            # The graph id is used as the raw id with pseudonymisation off: same user node.
-            ingestor.run([Event(f"bench-{trial}-{time.time_ns()}", user, item, "purchase",
-                                time.time(), 1.0, 1.0)], pipelined=False)
-            client.send(REFRESH_INCREMENTAL)
-            deadline = started + 60
-            while time.perf_counter() < deadline:
-                if item not in {r["item"] for r in store.read("users/get_recommendations",
-                                                               user=user, k=50)}:
-                    break
-                time.sleep(0.02)
-            latencies.append(time.perf_counter() - started)
+        latencies = incremental_latencies(settings, store, client, args.trials)
     finally:
         client.close()
         worker.terminate()
