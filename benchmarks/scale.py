@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import itertools
 import json
 import os
 import subprocess
@@ -40,9 +39,9 @@ import numpy as np
 
 # The sibling benchmarks (this folder is on sys.path when run as a script): their measurements
 # are reused as they are, not copied.
-from api import measure as measure_api  # noqa: E402
-from api import user_ids  # noqa: E402
-from refresh import incremental_latencies, wait  # noqa: E402
+from api import measure as measure_api
+from api import user_ids
+from refresh import incremental_latencies, wait
 
 from interest_graph.graph import open_store
 from interest_graph.ingest.synth import EVENTS_FILE, MANIFEST_FILE

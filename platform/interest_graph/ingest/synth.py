@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -213,9 +213,9 @@ def _two_hop(user: int, u_ptr: np.ndarray, u_items: np.ndarray, i_ptr: np.ndarra
     items = u_items[u_ptr[user] : u_ptr[user + 1]]
     if len(items) == 0:
         return np.zeros(0, np.int64)
-    reached = np.concatenate([i_users[i_ptr[i] : i_ptr[i + 1]] for i in items])
-    reached = np.unique(reached)
-    return reached[reached != user]
+    reached: np.ndarray = np.unique(np.concatenate([i_users[i_ptr[i] : i_ptr[i + 1]] for i in items]))
+    kept: np.ndarray = reached[reached != user]
+    return kept
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -360,7 +360,7 @@ def _item_rows(base: RetailBase, factor: int, rng: np.random.Generator) -> Itera
 
 
 @contextmanager
-def _gzip_writer(path: Path) -> Iterator[IO[bytes]]:
+def _gzip_writer(path: Path) -> Iterator[gzip.GzipFile]:
     # No name and no time in the header: a seed always gives the same bytes.
     with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0,
                                                 compresslevel=4) as gz:
