@@ -230,9 +230,9 @@ def structure_stats(user: np.ndarray, item: np.ndarray, factor: int, *, sample: 
     ``user`` codes are ``real * factor + copy``. Returns the number of connected components and
     the largest one's share of the nodes, and for ``sample`` users: ``cross_copy_2hop_share``, the
     share of the users they reach through a shared item that are other copies (0 for islands),
-    and the mean Jaccard of the 2-hop user sets of two copies of one user
-    (``copy_2hop_jaccard``) beside that of two unrelated users of one copy
-    (``random_2hop_jaccard``).
+    and the mean Jaccard of the 2-hop user sets of two copies ``a``, ``b`` of one user
+    (``copy_2hop_jaccard``) beside that of copy ``a`` of the user and copy ``b`` of an unrelated
+    user (``random_2hop_jaccard``; with one copy, two unrelated users).
     """
     user = np.asarray(user, np.int32)
     item = np.asarray(item, np.int32)
@@ -255,10 +255,10 @@ def structure_stats(user: np.ndarray, item: np.ndarray, factor: int, *, sample: 
     for real in rng.choice(real_users, size=min(sample, real_users), replace=False).tolist():
         a, b = (int(c) for c in rng.choice(factor, size=2, replace=factor < 2))
         other = (real + 1 + int(rng.integers(max(real_users - 1, 1)))) % real_users
-        hop_a = hop(real, a)
-        unrelated.append(_jaccard(hop_a, hop(other, a)))
+        hop_a, hop_b = hop(real, a), hop(real, b)
+        unrelated.append(_jaccard(hop_a, hop(other, b)))
         if factor > 1:
-            copies.append(_jaccard(hop_a, hop(real, b)))
+            copies.append(_jaccard(hop_a, hop_b))
             if len(hop_a):
                 cross.append(float(np.mean(hop_a % factor != a)))
     out["random_2hop_jaccard"] = float(np.mean(unrelated))
