@@ -53,9 +53,12 @@ def test_unknown_names_and_file_types_are_clear(tmp_path: Path) -> None:
     ("description", "expected"),
     [("WHITE HANGING HEART T-LIGHT HOLDER", "HOLDER"), ("SET 7 BABUSHKA NESTING BOXES", "BOX"),
      ("PACK OF 12 PINK PAISLEY TISSUES ", "TISSUE"), ("GLASS", "GLASS"), ("?", None),
-     ("PAPER CHAIN KIT 50'S CHRISTMAS", "CHRISTMAS"), ("WOODEN CANVAS", "CANVAS")],
+     ("PAPER CHAIN KIT 50'S CHRISTMAS", "KIT"), ("WOODEN CANVAS", "CANVAS"),
+     ("JUMBO BAG RED RETROSPOT", "BAG"), ("ALARM CLOCK BAKELIKE PINK", "CLOCK"),
+     ("CHARLOTTE BAG DOLLY GIRL DESIGN", "BAG"), ("GLASS CLOCHE SMALL", "CLOCHE"),
+     ("FIRE POLISHED GLASS NECKL BRONZE", "NECKLACE"), ("PINK", "PINK")],
 )
-def test_product_type_is_the_head_noun(description: str, expected: str | None) -> None:
+def test_product_type_is_the_head_noun_without_colour_size_or_design(description: str, expected: str | None) -> None:
     assert product_type(description) == expected
 
 

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DatasetError
+from .product_types import head_counts, product_type
 from .records import Event, ItemRecord, RecordError, parse_event, parse_item
 
 Record = Event | ItemRecord | RecordError
 DATASET_NAMES = ("online-retail", "ml-100k", "amazon-magazine")
 _PRODUCT_CODE = re.compile(r"^\d{5}")
-_WORD = re.compile(r"[A-Z][A-Z'\-]+")
 
 
 @dataclass
@@ -136,32 +136,29 @@ class GenericReader(DatasetReader):
                 yield RecordError(lineno, exc.args[0], exc.args[1])
 
 
-def product_type(description: str) -> str | None:
-    """The product type of an Online Retail description: its last word (``HOLDER``, ``LANTERN``).
-
-    The dataset has no categories; the head noun of a description is the retailer's own product type
-    and gives segments readable labels. Plural forms are folded onto the singular.
-    """
-    words = _WORD.findall(description.upper())
-    if not words:
-        return None
-    word = str(words[-1])
-    if len(word) > 3 and word.endswith("ES") and word[:-2].endswith(("CH", "SH", "X", "SS")):
-        word = word[:-2]
-    elif len(word) > 3 and word.endswith("S") and not word.endswith(("SS", "US", "IS", "AS")):
-        word = word[:-1]
-    return word
-
-
 class OnlineRetailReader(DatasetReader):
     """UCI Online Retail: invoice lines as purchases, cancellations and negative quantities as returns.
 
     Rows without a CustomerID (guest checkouts) and non-product stock codes (postage, fees,
-    manual adjustments) are counted in ``skipped`` and not loaded.
+    manual adjustments) are counted in ``skipped`` and not loaded. An item's category is its
+    product type (:mod:`.product_types`), which needs the whole catalogue's descriptions: the
+    file is read twice, once for them.
     """
+
+    def _descriptions(self) -> list[str]:
+        first: dict[str, str] = {}
+        with _open_text(self.paths[0]) as fh:
+            for row in csv.DictReader(fh):
+                code = (row.get("StockCode") or "").strip()
+                description = (row.get("Description") or "").strip()
+                if (description and code not in first and (row.get("CustomerID") or "").strip()
+                        and _PRODUCT_CODE.match(code)):
+                    first[code] = description
+        return list(first.values())
 
     def records(self) -> Iterator[Record]:
         (path,) = self.paths
+        heads = head_counts(self._descriptions())
         seen_items: set[str] = set()
         occurrences: Counter[tuple[str, str]] = Counter()
         with _open_text(path) as fh:
@@ -189,7 +186,7 @@ class OnlineRetailReader(DatasetReader):
                 description = (row.get("Description") or "").strip()
                 if code not in seen_items and description:
                     seen_items.add(code)
-                    category = product_type(description)
+                    category = product_type(description, heads)
                     yield ItemRecord(
                         code,
                         title=description.capitalize(),
