@@ -5,8 +5,9 @@ Usage::
     PYTHONPATH=platform:workers python benchmarks/segments.py [--dataset NAME_OR_PATH ...]
 
 It measures what the full refresh does: the refresh's inputs are built from the dataset with the
-project's pipelines (``graph_build`` for the interaction graph, the refresh's customer-value step
-for RFM), and segmented by the refresh's own :func:`segment_interests`. Runs per dataset:
+project's own code (the recipe's :meth:`~interest_graph.recipe.EdgeRecipe.aggregate` folds events
+into the edges ingestion would store, :func:`~interest_workers.pipelines.value.customer_value`
+gives RFM), and segmented by the refresh's own :func:`segment_interests`. Runs per dataset:
 
 * the whole data with seeds 0 and 1 (``stability_same_data``: their adjusted Rand index);
 * the data up to T = end − 90 days (``predictive_lift``: the categories each segment
@@ -51,13 +52,8 @@ for _src in ("platform", "workers"):
 
 from interest_graph.ingest.datasets import read_dataset  # noqa: E402
 from interest_graph.ingest.records import Event  # noqa: E402
+from interest_graph.recipe import EdgeArrays, EdgeRecipe  # noqa: E402
 from interest_graph.settings import Settings  # noqa: E402
-from interest_workers.pipelines.graph_build import (  # noqa: E402
-    Interaction,
-    InteractionGraph,
-    build_graph,
-    events_to_interactions,
-)
 from interest_workers.pipelines.segment_briefs import (  # noqa: E402
     distinctive_categories,
     segment_labels,
@@ -72,7 +68,7 @@ from interest_workers.pipelines.segmentation import (  # noqa: E402
     sample_silhouette,
     segment_interests,
 )
-from interest_workers.refresh import customer_value  # noqa: E402
+from interest_workers.pipelines.value import customer_value  # noqa: E402
 
 log = logging.getLogger("segments")
 DAY = 86400.0
@@ -84,24 +80,22 @@ BUYING = frozenset({"purchase", "rating", "review"})
 
 @dataclass
 class Inputs:
-    """What a full refresh at ``now`` reads: the graph, item categories and purchase history."""
+    """What a full refresh at ``now`` reads: users, their edges, item categories, purchases."""
 
     now: float
-    graph: InteractionGraph
+    user_ids: tuple[str, ...]
+    edges: EdgeArrays
     item_categories: list[list[str]]
     value: Any  # pandas frame indexed by user id: recency_days, frequency, monetary, tier, ...
 
-
-def as_stored(interactions: list[Interaction], now: float, half_life_days: float
-              ) -> list[Interaction]:
-    """Edges as the graph keeps them: each weight as of the pair's own last event."""
-    return [Interaction(r.user_id, r.item_id,
-                        r.weight * 2.0 ** ((now - r.last_ts) / (half_life_days * DAY)),
-                        r.last_ts, r.counts) for r in interactions]
+    def shares(self, categories: Sequence[str] | None = None) -> tuple[sp.csr_matrix,
+                                                                      tuple[str, ...]]:
+        return interest_shares(self.edges, len(self.user_ids), self.item_categories,
+                               categories=categories)
 
 
 def purchase_history(events: Sequence[Event]) -> dict[str, tuple[list[int], float]]:
-    """Per user: distinct purchase days and net revenue, as ingestion keeps them on the node."""
+    """Per user: distinct purchase days and net revenue, as ingestion keeps them on the user."""
     days: dict[str, set[int]] = defaultdict(set)
     revenue: dict[str, float] = defaultdict(float)
     for e in events:
@@ -114,14 +108,12 @@ def purchase_history(events: Sequence[Event]) -> dict[str, tuple[list[int], floa
 
 
 def refresh_inputs(events: Sequence[Event], items: dict[str, Any], now: float,
-                   settings: Settings) -> Inputs:
+                   recipe: EdgeRecipe) -> Inputs:
     seen = [e for e in events if e.ts <= now]
-    interactions = events_to_interactions(seen, behaviour_weights=settings.weights,
-                                          half_life_days=settings.half_life_days, now=now)
-    graph = build_graph(as_stored(interactions, now, settings.half_life_days))
-    cats = [list(items[i].categories) if i in items else [] for i in graph.items.ids]
+    graph = recipe.aggregate(seen, items)
+    cats = [list(items[i].categories) if i in items else [] for i in graph.item_ids]
     value = customer_value(purchase_history(seen), now, fit=False).frame
-    return Inputs(now, graph, cats, value)
+    return Inputs(now, graph.user_ids, graph.edges, cats, value)
 
 
 # -- the three methods: ours and the two baselines -------------------------------------------------
@@ -140,12 +132,12 @@ class Run:
 
 
 def ours(inp: Inputs, seed: int, previous: Run | None = None, k: int | None = None) -> Run:
-    model = segment_interests(inp.graph, inp.item_categories, seed=seed,
+    model = segment_interests(inp.edges, len(inp.user_ids), inp.item_categories, seed=seed,
                               previous=None if previous is None else previous.state)
     seg = model.segmentation
     presence, names = model.shares, list(model.space.categories)
     labels = segment_labels(distinctive_categories(seg.labels, presence, names))
-    return Run(inp.graph.users.ids, seg.labels, model.points, model.saved(), labels)
+    return Run(inp.user_ids, seg.labels, model.points, model.saved(), labels)
 
 
 def _kmeans(x: np.ndarray | sp.csr_matrix, k: int, seed: int,
@@ -158,7 +150,7 @@ def _kmeans(x: np.ndarray | sp.csr_matrix, k: int, seed: int,
 def rfm(inp: Inputs, seed: int, previous: Run | None = None, k: int | None = None) -> Run:
     """k-means on standardised log recency, log frequency and log spend; users without a
     purchase form one extra group."""
-    ids = inp.graph.users.ids
+    ids = inp.user_ids
     frame = inp.value.reindex(list(ids))
     known = frame["frequency"].notna().to_numpy()
     feats = np.log1p(frame[["recency_days", "frequency", "monetary"]].to_numpy(float)[known]
@@ -178,10 +170,10 @@ def category_share(inp: Inputs, seed: int, previous: Run | None = None,
                    k: int | None = None) -> Run:
     """k-means on the raw category-share vectors (columns aligned with the previous run)."""
     names = None if previous is None else previous.state[1]
-    shares, cols = interest_shares(inp.graph, inp.item_categories, categories=names)
+    shares, cols = inp.shares(names)
     init = None if previous is None else previous.state[0]
     model = _kmeans(shares, int(k or 5), seed, init)
-    return Run(inp.graph.users.ids, model.labels_, shares, (model.cluster_centers_, cols), [])
+    return Run(inp.user_ids, model.labels_, shares, (model.cluster_centers_, cols), [])
 
 
 Method = Callable[..., Run]
@@ -197,8 +189,8 @@ def evaluate(method: Method, full: Inputs, at_t: Inputs, at_t30: Inputs,
     b = method(full, 1, k=k.get("full"))
     t = method(at_t, 0, k=k.get("t"))
     t30 = method(at_t30, 0, previous=t, k=k.get("t"))
-    shares, names = interest_shares(at_t.graph, at_t.item_categories)
-    rows = {u: i for i, u in enumerate(at_t.graph.users.ids)}
+    shares, names = at_t.shares()
+    rows = {u: i for i, u in enumerate(at_t.user_ids)}
     test_rows = {rows[u]: cats for u, cats in test.items() if u in rows}
     lift = predictive_lift(t.labels, shares, names, test_rows)
     label_lift = predictive_lift(t.labels, shares, names, test_rows, by="score")
@@ -238,12 +230,13 @@ def run_dataset(name: str, settings: Settings) -> dict[str, Any]:
     events = sorted(ds.events, key=lambda e: e.ts)
     end = events[-1].ts
     split = end - LIFT_SPLIT_DAYS * DAY
-    full = refresh_inputs(events, ds.items, end, settings)
-    at_t = refresh_inputs(events, ds.items, split, settings)
-    at_t30 = refresh_inputs(events, ds.items, split + NEXT_PERIOD_DAYS * DAY, settings)
+    recipe = EdgeRecipe.from_settings(settings)
+    full = refresh_inputs(events, ds.items, end, recipe)
+    at_t = refresh_inputs(events, ds.items, split, recipe)
+    at_t30 = refresh_inputs(events, ds.items, split + NEXT_PERIOD_DAYS * DAY, recipe)
     test = test_purchases(events, ds.items, split)
     log.info("%s: inputs in %.1fs (%d users, %d at T)", name, time.perf_counter() - started,
-             full.graph.num_users, at_t.graph.num_users)
+             len(full.user_ids), len(at_t.user_ids))
     result, ks = evaluate(ours, full, at_t, at_t30, test, None)
     baselines = {}
     has_value = not full.value.empty
@@ -253,8 +246,8 @@ def run_dataset(name: str, settings: Settings) -> dict[str, Any]:
             continue
         baselines[key], _ = evaluate(method, full, at_t, at_t30, test, ks)
     result["baselines"] = baselines
-    result["users"] = full.graph.num_users
-    result["users_at_split"] = at_t.graph.num_users
+    result["users"] = len(full.user_ids)
+    result["users_at_split"] = len(at_t.user_ids)
     result["test_buyers"] = len(test)
     result["total_s"] = round(time.perf_counter() - started, 1)
     return result

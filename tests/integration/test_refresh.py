@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from interest_graph.graph import GraphStore
 from interest_graph.graph.refresh import RefreshRepository
+from interest_graph.ingest.product_types import MODIFIERS, singular
 from interest_graph.privacy import Pseudonymiser
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
@@ -69,6 +71,21 @@ def first_refresh(session_store: GraphStore, backend_env: dict[str, str], slice_
     return wait(client, client.send(REFRESH_FULL))
 
 
+def assert_labels_are_product_types(labels: list[str], slice_folder: Path) -> None:
+    """Every word of every label is a product type of the catalogue (singular or plural), and
+    none is a colour, size, style, design range or filler word."""
+    vocabulary = {c for line in (slice_folder / "items.jsonl").read_text().splitlines()
+                  for c in json.loads(line)["categories"]}
+    assert len(vocabulary) > 50
+    for label in labels:
+        words = re.findall(r"[A-Za-z][A-Za-z'\-]*", label)
+        assert words, label
+        for word in words:
+            upper = word.upper()
+            assert singular(upper) in vocabulary or upper in vocabulary, (word, label)
+            assert upper not in MODIFIERS and singular(upper) not in MODIFIERS, (word, label)
+
+
 def recs(store: GraphStore, user: str) -> list[tuple[str, int, str]]:
     return [(r["item"], r["rank"], r["reason"])
             for r in store.read("users/get_recommendations", user=user, k=50)]
@@ -92,6 +109,14 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
     assert store.read("stats/consumed_recommended")[0]["n"] == 0
     segments = store.read("stats/segments")
     assert all(s["label"] and s["size"] > 0 for s in segments)
+    assert_labels_are_product_types([s["label"] for s in segments], slice_file)
+    seg_report = report["segmentation"]
+    assert seg_report["k"] == report["segments"] == len(segments)
+    assert not seg_report["warm_start"] and seg_report["stability_by_k"]
+    assert seg_report["churn"]["method"] in ("bgnbd", "recency", "none")
+    briefs = store.read("api/list_segments")
+    assert all(b["brief"].startswith(b["label"] + ":") and b["distance_limit"] > 0
+               for b in briefs)
 
     # A purchase returned in full is consumed: the next full refresh does not recommend it back
     # (it nets to no edge, so only the consumption rule keeps it out).
@@ -111,9 +136,17 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
             ("viewer", returned, "view"), ("viewer", viewed, "view")])))
     subprocess.run([*CLI, "load", str(back)], env=backend_env, check=True, capture_output=True)
 
-    # A second full refresh with unchanged text encodes nothing; it supersedes the first.
+    # A second full refresh with unchanged text encodes nothing and supersedes the first. It starts
+    # from the first one's
+    # segments and writes how many users moved between them.
     again = wait(client, client.send(REFRESH_FULL))
     assert again["texts_encoded"] == 0 and again["version"] != report["version"]
+    assert again["segmentation"]["warm_start"] and again["segments"] == report["segments"]
+    moves = store.read("api/list_segment_moves")
+    assert moves and {m["previous"] for m in moves} == {report["version"]}
+    assert sum(m["users"] for m in moves) == users  # everyone was segmented both times
+    stayed = sum(m["users"] for m in moves if m["from_index"] == m["to_index"])
+    assert stayed > 0.8 * users, moves
     assert returned not in {r[0] for r in recs(store, a)}
     viewer = recs(store, p.user("viewer"))
     assert viewer and all(r[2].startswith("similar to ") for r in viewer), viewer
@@ -140,6 +173,9 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
     subprocess.run([*CLI, "load", str(new)], env=backend_env, check=True, capture_output=True)
     result = wait(client, client.send(REFRESH_INCREMENTAL))
     assert result["status"] == "updated" and result["users"] == 2
+    drift = result["segment_drift"]
+    assert drift["users"] == users + 1 and 0.0 <= drift["share"] <= 0.2  # + the viewer
+    assert drift["due"] == (drift["share"] > drift["limit"])
     after_a = recs(store, a)
     assert after_a and not set(targets) & {r[0] for r in after_a}, "bought items leave the recs"
     assert recs(store, b) != before[b]

@@ -58,7 +58,8 @@ def test_unknown_names_and_file_types_are_clear(tmp_path: Path) -> None:
      ("CHARLOTTE BAG DOLLY GIRL DESIGN", "BAG"), ("GLASS CLOCHE SMALL", "CLOCHE"),
      ("FIRE POLISHED GLASS NECKL BRONZE", "NECKLACE"), ("PINK", "PINK")],
 )
-def test_product_type_is_the_head_noun_without_colour_size_or_design(description: str, expected: str | None) -> None:
+def test_product_type_is_the_head_noun_without_colour_size_or_design(
+        description: str, expected: str | None) -> None:
     assert product_type(description) == expected
 
 

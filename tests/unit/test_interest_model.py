@@ -13,14 +13,16 @@ from interest_graph.recipe import EdgeArrays, EdgeRecipe
 from interest_workers.pipelines.artefacts import (
     ArtefactFormatError,
     Artefacts,
-    SegmentModel,
     load_artefacts,
+    load_segments,
     prune_models,
     save_artefacts,
 )
 from interest_workers.pipelines.features import build_node_features
 from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
 from interest_workers.pipelines.interest_model import FALLBACK_GCN_WEIGHT, FitConfig, fit, serve
+from interest_workers.pipelines.segment_space import InterestSpace
+from interest_workers.pipelines.segmentation import SavedSegments
 from interest_workers.pipelines.splits import carve_validation
 
 from .conftest import ITEM_TEXTS, PAIRS, make_graph
@@ -107,16 +109,25 @@ def test_a_fully_returned_purchase_is_not_served_back(encoder) -> None:
 
 def test_artefacts_round_trip_and_refuse_other_formats(tiny_graph, encoder, tmp_path: Path) -> None:
     model = _fit(tiny_graph, encoder)
-    seg = SegmentModel(np.ones((2, 8), np.float32), np.ones((8, 2), np.float32),
-                       np.zeros(8, np.float32), {0: "tea", 1: "garden"})
-    art = Artefacts(model, 123.0, seg, {"r": np.float64(0.2), "n_customers": np.int64(5)},
+    space = InterestSpace(("Garden", "Tea"), np.array([1.0, 2.0]), np.array([0.5, 0.5]),
+                          np.array([[1.0, 0.0], [0.0, 1.0]]))
+    seg = SavedSegments(space, np.array([[0.1, 0.2], [0.3, 0.4]]), np.array([0.5, 0.6]))
+    churn = {"method": "recency", "table": [{"up_to_days": 30, "churn_rate": 0.2,
+                                             "customers": 50}]}
+    art = Artefacts(model, 123.0, seg, {0: "tea", 1: "garden"},
+                    {"r": np.float64(0.2), "n_customers": np.int64(5)}, churn,
                     [("Tea",)] * tiny_graph.num_items, ["T"] * tiny_graph.num_items)
     path = tmp_path / "models" / "v1.pt"
     save_artefacts(path, art)
     back = load_artefacts(path)
     assert back.as_of == 123.0 and back.value_fit == {"r": 0.2, "n_customers": 5}
-    assert back.segments.labels == {0: "tea", 1: "garden"}
-    assert np.array_equal(back.segments.centroids, seg.centroids)
+    assert back.segment_labels == {0: "tea", 1: "garden"} and back.churn == churn
+    for saved in (back.segments, load_segments(path)):
+        assert saved is not None and saved.space.categories == ("Garden", "Tea")
+        assert np.array_equal(saved.centroids, seg.centroids)
+        assert np.array_equal(saved.limits, seg.limits)
+        assert np.array_equal(saved.space.basis, space.basis)
+        assert np.array_equal(saved.space.idf, space.idf)
     assert back.item_categories[0] == ("Tea",) and back.titles[0] == "T"
     assert back.model.selection == model.selection
     assert back.model.trained.graph.users == tiny_graph.users
@@ -131,5 +142,6 @@ def test_artefacts_round_trip_and_refuse_other_formats(tiny_graph, encoder, tmp_
     for name in ("old", "junk"):
         with pytest.raises(ArtefactFormatError):
             load_artefacts(tmp_path / "models" / f"{name}.pt")
+        assert load_segments(tmp_path / "models" / f"{name}.pt") is None
     assert prune_models(tmp_path / "models", {"v1"}) == ["junk", "old"]
     assert [p.name for p in (tmp_path / "models").iterdir()] == ["v1.pt"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from interest_graph.graph.refresh import RefreshRepository, UserEdges
+from interest_graph.graph.segments import SegmentRepository
 from interest_graph.recipe import EdgeRecipe
 from interest_graph.settings import Settings
 
@@ -28,7 +29,7 @@ from .pipelines.gcn import embed_inductive
 from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
 from .pipelines.interest_model import serve
 from .pipelines.scores import explain, interest_rows, top_categories
-from .pipelines.value import customer_value, value_fields
+from .pipelines.value import ChurnBasis, customer_value, value_fields
 from .refresh import CATEGORIES_PER_USER, Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,17 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
     interests = interest_rows(base.items.ids, top, reasons, art.titles)
     categories = top_categories(user_emb[idx], item_emb[:n], art.item_categories,
                                 CATEGORIES_PER_USER)
-    labels, distances = segmentation.assign_segments(user_emb[idx].numpy(), art.segments.centroids)
-    coords = segmentation.project(user_emb[idx].numpy(), art.segments.projection,
-                                  art.segments.mean)
+    # Segments: the changed users' category shares in the saved interest space, nearest saved
+    # centroid; no re-clustering (the drift check says when a full re-segmentation is due).
+    cats = [*art.item_categories, *[()] * (len(changed.item_ids) - len(art.item_categories))]
+    shares, _ = segmentation.interest_shares(changed.edges, len(changed.users.ids), cats,
+                                             categories=art.segments.space.categories)
+    points = art.segments.place(shares)
+    labels, distances = segmentation.assign_segments(points, art.segments.centroids)
+    coords = segmentation.map_coordinates(points)
     val = customer_value(changed.users.purchases, mark, art.value_fit, fit=False)
+    if art.churn is not None:
+        val = replace(val, frame=ChurnBasis.from_dict(art.churn).apply(val.frame))
     values = value_fields(val.frame, changed.users.ids)
     progress("write", 80.0)
     out = []
@@ -134,11 +142,12 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
         out.append({"id": uid, "embedding": [float(x) for x in user_emb[idx[r]]],
                     "x": float(coords[r, 0]), "y": float(coords[r, 1]),
                     "segment": f"{state.version}:{seg_index}",
-                    "segment_label": art.segments.labels.get(seg_index, ""),
+                    "segment_label": art.segment_labels.get(seg_index, ""),
                     "distance": float(distances[r]), "recs": interests[r],
                     "categories": categories[r], **values[r]})
     repo.update_users(state.version, state.model_version or state.version, out, clock())
     repo.set_watermark(mark)
     return {"status": "updated", "users": len(out), "changed_users": len(changed_users),
             "changed_items": len(changed_items), "version": state.version,
+            "segment_drift": asdict(SegmentRepository(repo.store).drift()),
             "seconds": round(time.perf_counter() - started, 3)}

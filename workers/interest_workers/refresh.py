@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,13 +27,13 @@ from interest_graph.graph.refresh import ItemTable, RefreshRepository, UserEdges
 from interest_graph.recipe import EdgeRecipe, graph_clock
 from interest_graph.settings import Settings
 
-from .pipelines import segmentation
-from .pipelines.artefacts import Artefacts, SegmentModel, prune_models, save_artefacts
+from .pipelines.artefacts import Artefacts, load_segments, prune_models, save_artefacts
 from .pipelines.features import MemoryTextCache, NodeFeatures, TextEncoder, build_node_features, text_hash
 from .pipelines.graph_build import InteractionGraph, build_graph, consumed_matrix
 from .pipelines.interest_model import FitConfig, fit, serve
 from .pipelines.scores import explain, interest_rows, similar_items, top_categories
-from .pipelines.value import customer_value, value_fields
+from .pipelines.value import customer_value, refresh_churn_basis, value_fields
+from .segments import SegmentStage, run_segment_stage
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class RefreshReport:
     segments: int = 0
     silhouette: float | None = None
     device: str = "cpu"
+    segmentation: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,7 +133,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     """One full refresh. Readers see the previous refresh until ``activate`` commits."""
     now = clock()
     version = new_version(now)
-    previous = repo.state().version
+    state = repo.state()
+    previous = state.version
     stages = _Stages(progress, FULL_STAGES)
     device = str(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
@@ -164,27 +167,21 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
                 similar_items(item_emb, SIMILAR_PER_ITEM))
 
     interests, categories, similar = stages.run("score", score)
-    val = stages.run("value", lambda: customer_value(users.users.purchases, now))
-    values = value_fields(val.frame, graph.users.ids)
+    def value() -> tuple[Any, ...]:
+        val = customer_value(users.users.purchases, now)
+        churn = refresh_churn_basis(val.frame, users.users.purchases, now)
+        return val, churn, value_fields(churn.apply(val.frame), graph.users.ids)
 
-    def segment() -> tuple[Any, ...]:
-        seg = segmentation.segment_users(user_emb.numpy(), seed=settings.seed)
-        history = graph.to_csr(binary=True)
-        user_cats = [
-            [c for i in history.indices[history.indptr[u] : history.indptr[u + 1]] for c in cats[i]]
-            for u in range(graph.num_users)
-        ]
-        profiles = segmentation.describe_segments(
-            seg.labels, user_cats, [v.get("tier") for v in values],
-            [v.get("expected_value") for v in values], [v.get("churn_risk") for v in values])
-        return seg, profiles
+    val, churn, values = stages.run("value", value)
 
-    seg, profiles = stages.run("segment", segment)
-    coords = segmentation.project(user_emb.numpy(), seg.projection, seg.mean)
-    labels_by_index = {p.index: p.label for p in profiles}
+    def segment() -> SegmentStage:
+        # The previous refresh's segments: k-means starts from them so segments keep their
+        # meaning from one night to the next (unless the users drifted away from them).
+        before = load_segments(Path(state.model_path)) if state.model_path else None
+        return run_segment_stage(users.edges, graph.num_users, cats, values, churn,
+                                 seed=settings.seed, previous=before)
 
-    def seg_id(index: int) -> str:
-        return f"{version}:{index}"
+    seg = stages.run("segment", segment)
 
     def write() -> str:
         rows = [dict(user=uid, **rec) for uid, recs in zip(graph.users.ids, interests) for rec in recs]
@@ -196,32 +193,24 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
             {"item": graph.items.ids[i], "other": graph.items.ids[int(j)],
              "score": float(similar.scores[i, r]), "rank": r + 1}
             for i in range(graph.num_items) for r, j in enumerate(similar.items[i]) if j >= 0])
-        repo.write_segments(version, [
-            {"id": seg_id(p.index), "index": p.index, "label": p.label, "size": p.size,
-             "top_categories": p.top_categories, "tiers": list(p.tiers),
-             "tier_counts": list(p.tiers.values()), "avg_expected_value": p.avg_expected_value,
-             "avg_churn_risk": p.avg_churn_risk,
-             "centroid": [float(x) for x in seg.centroids[p.index]]} for p in profiles],
-            silhouette=seg.silhouette, now=now)
-        repo.write_segment_members(version, [
-            {"user": uid, "segment": seg_id(int(seg.labels[u])), "distance": float(seg.distances[u])}
-            for u, uid in enumerate(graph.users.ids)], now=now)
+        segment_rows = seg.segment_rows(version)
+        repo.write_segments(version, segment_rows, silhouette=seg.model.segmentation.silhouette,
+                            now=now)
+        repo.write_segment_briefs(version, segment_rows)
+        repo.write_segment_members(version, seg.member_rows(version, graph.users.ids), now=now)
+        if previous:
+            repo.write_segment_moves(version, previous)
         path = settings.models_dir / f"{version}.pt"
-        save_artefacts(path, Artefacts(
-            model, as_of, SegmentModel(seg.centroids, seg.projection, seg.mean, labels_by_index),
-            val.fit, cats, titles))
+        save_artefacts(path, Artefacts(model, as_of, seg.saved(), seg.labels, val.fit,
+                                       churn.as_dict(), cats, titles))
         return str(path)
 
     model_path = stages.run("write", write)
 
     def activate() -> None:
-        users_rows = []
-        for u, uid in enumerate(graph.users.ids):
-            users_rows.append({"id": uid, "embedding": [float(x) for x in user_emb[u]],
-                               "x": float(coords[u, 0]), "y": float(coords[u, 1]),
-                               "segment": seg_id(int(seg.labels[u])),
-                               "segment_label": labels_by_index[int(seg.labels[u])],
-                               **values[u]})
+        placed = seg.user_fields(version)
+        users_rows = [{"id": uid, "embedding": [float(x) for x in user_emb[u]], **placed[u],
+                       **values[u]} for u, uid in enumerate(graph.users.ids)]
         item_rows = [{"id": iid, "embedding": [float(x) for x in item_emb[i]]}
                      for i, iid in enumerate(graph.items.ids)]
         repo.activate(version, version, model_path, users_rows, item_rows, clock())
@@ -240,4 +229,5 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     repo.finish(version, "active", stages.seconds, clock())
     progress("done", 100.0)
     return RefreshReport(version, "full", "active", stages.seconds, graph.num_users,
-                         graph.num_items, feats.encoded, seg.k, seg.silhouette, device)
+                         graph.num_items, feats.encoded, seg.model.segmentation.k,
+                         seg.model.segmentation.silhouette, device, seg.report())

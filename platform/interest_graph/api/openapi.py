@@ -85,6 +85,7 @@ SCHEMAS: dict[str, Any] = {
             "size": _nullable("integer"),
             "top_categories": {"type": "array", "items": {"type": "string"}}})]},
         "distance": _nullable("number"), "previous": _nullable("string"),
+        "why": {"oneOf": [{"type": "null"}, _ref("SegmentWhy")]},
         "history": {"type": "array", "items": _obj({
             "version": _nullable("string"), "segment_id": {"type": "string"},
             "label": _nullable("string"), "assigned_at": _nullable("number")})},
@@ -121,6 +122,18 @@ SCHEMAS: dict[str, Any] = {
             "item": {"type": "string"}, "title": _nullable("string"),
             "score": {"type": "number"}, "rank": {"type": "integer"}})},
     }),
+    "SegmentWhy": _obj({
+        "categories": {"type": "array", "items": _obj({"category": {"type": "string"},
+                                                       "share": {"type": "number"}})},
+        "segment_categories": {"type": "array", "items": {"type": "string"}},
+        "shared": {"type": "array", "items": {"type": "string"}},
+        "tier": _nullable("string"), "tier_share": _nullable("number"),
+        "segment_tier": _nullable("string"), "segment_tier_share": _nullable("number"),
+        "text": {"type": "string"},
+    }),
+    "Behaviour": {"oneOf": [{"type": "null"}, _obj({
+        k: _nullable("number") for k in ("recency_days", "frequency", "order_value",
+                                         "items_per_order")})]},
     "Segment": _obj({
         "id": {"type": "string"}, "version": _nullable("string"), "label": _nullable("string"),
         "size": {"type": "integer"},
@@ -128,10 +141,33 @@ SCHEMAS: dict[str, Any] = {
         "tiers": {"type": "object", "additionalProperties": {"type": "integer"}},
         "avg_expected_value": _nullable("number"), "avg_churn_risk": _nullable("number"),
         "silhouette": _nullable("number"), "created_at": _nullable("number"),
-        "active": {"type": "boolean"},
+        "active": {"type": "boolean"}, "share": _nullable("number"),
+        "categories": {"type": "array", "items": _obj({
+            "name": {"type": "string"}, "share": _nullable("number"),
+            "lift": _nullable("number")})},
+        "brief": _nullable("string"), "base_expected_value": _nullable("number"),
+        "base_churn_risk": _nullable("number"), "churn_basis": _nullable("string"),
+        "churn_method": _nullable("string"), "behaviour": _ref("Behaviour"),
+        "base_behaviour": _ref("Behaviour"), "distance_limit": _nullable("number"),
+        "warm_start": _nullable("boolean"),
+    }),
+    "Drift": _obj({
+        "version": _nullable("string"), "users": {"type": "integer"},
+        "drifted": {"type": "integer"}, "share": {"type": "number"},
+        "limit": {"type": "number"}, "due": {"type": "boolean"},
     }),
     "Segments": _obj({"version": _nullable("string"),
-                      "segments": {"type": "array", "items": _ref("Segment")}}),
+                      "segments": {"type": "array", "items": _ref("Segment")},
+                      "drift": _ref("Drift")}),
+    "Transitions": _obj({
+        "version": _nullable("string"), "previous": _nullable("string"),
+        "moves": {"type": "array", "items": _obj({
+            "from_id": {"type": "string"}, "from_label": _nullable("string"),
+            "from_index": _nullable("integer"), "to_id": {"type": "string"},
+            "to_label": _nullable("string"), "to_index": _nullable("integer"),
+            "users": {"type": "integer"}})},
+        "moved": {"type": "integer"}, "total": {"type": "integer"},
+    }),
     "Members": _obj({
         "segment": {"type": "string"},
         "members": {"type": "array", "items": _obj({
@@ -214,8 +250,8 @@ def document() -> dict[str, Any]:
             "Category interests under the active refresh", "Interests", [USER, K], user_errors,
             "getInterests"),
         "/v1/users/{user_id}/segment": _get(
-            "Active segment, distance and history", "UserSegment", [USER], user_errors,
-            "getUserSegment"),
+            "Active segment, why the user is in it, distance and history", "UserSegment",
+            [USER], user_errors, "getUserSegment"),
         "/v1/users/{user_id}/value": _get(
             "Customer value: RFM, tier, expected value, churn risk", "UserValue", [USER],
             user_errors, "getUserValue"),
@@ -238,14 +274,17 @@ def document() -> dict[str, Any]:
              {"name": "source", "in": "query", "required": False,
               "schema": {"type": "string", "enum": ["graph", "vector"], "default": "graph"}}],
             user_errors, "getSimilarItems"),
-        "/v1/segments": _get("Segments of the active refresh", "Segments", [], (401, 403, 503),
-                             "listSegments"),
+        "/v1/segments": _get("Segments of the active refresh with their briefs, and the drift "
+                             "check", "Segments", [], (401, 403, 503), "listSegments"),
+        "/v1/segments/transitions": _get(
+            "Users moved between segments of the previous and the active refresh",
+            "Transitions", [], (401, 403, 503), "getSegmentTransitions"),
         "/v1/segments/map": _get(
             "Users' 2-D map positions", "SegmentMap",
             [_int_param("limit", DEFAULT_MAP_POINTS, 1, MAX_MAP_POINTS, "Most points.")],
             (400, 401, 403, 503), "getSegmentMap"),
         "/v1/segments/{segment_id}": _get(
-            "One segment's profile", "Segment", [_path("segment_id", "Segment id.")],
+            "One segment's profile and brief", "Segment", [_path("segment_id", "Segment id.")],
             user_errors, "getSegment"),
         "/v1/segments/{segment_id}/members": _get(
             "A page of members (graph ids)", "Members",

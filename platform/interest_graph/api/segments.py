@@ -1,4 +1,5 @@
-"""``/v1/segments``: the active refresh's segments, one profile, members and the 2-D map."""
+"""``/v1/segments``: the active refresh's segments with their briefs, one profile, members, the
+2-D map, the movements since the previous refresh and the drift check."""
 
 from __future__ import annotations
 
@@ -22,15 +23,27 @@ MAX_MEMBERS = 1000
 def _segment(seg: Segment) -> dict[str, Any]:
     out = asdict(seg)
     out["top_categories"] = list(seg.top_categories)
+    out["categories"] = [asdict(c) for c in seg.categories]
     return out
 
 
 @bp.get("")
 def index() -> dict[str, Any]:
-    """Segments of the active refresh, largest first."""
-    found = ext.segments().active()
+    """Segments of the active refresh with their briefs, largest first, and the drift check."""
+    repo = ext.segments()
+    found = repo.active()
     return {"version": found[0].version if found else None,
-            "segments": [_segment(s) for s in found]}
+            "segments": [_segment(s) for s in found], "drift": asdict(repo.drift())}
+
+
+@bp.get("/transitions")
+def transitions() -> dict[str, Any]:
+    """How many users moved from which segment of the previous refresh to which of the active
+    one (written at refresh time), with the totals."""
+    moves = ext.segments().moves()
+    return {"version": moves.version, "previous": moves.previous,
+            "moves": [asdict(m) for m in moves.moves], "moved": moves.moved,
+            "total": moves.total}
 
 
 @bp.get("/map")

@@ -46,7 +46,7 @@ def interests(user_id: str) -> dict[str, Any]:
 
 @bp.get("/<user_id>/segment")
 def segment(user_id: str) -> dict[str, Any]:
-    """The active segment (null before the user is segmented), distance and history."""
+    """The active segment (null before the user is segmented), why, distance and history."""
     seg = ext.users().segment(_graph_id(user_id))
     return {
         "user": user_id, "version": seg.version,
@@ -55,6 +55,7 @@ def segment(user_id: str) -> dict[str, Any]:
             "top_categories": list(seg.segment.top_categories),
         },
         "distance": seg.distance, "previous": seg.previous,
+        "why": None if seg.why is None else asdict(seg.why),
         "history": [asdict(h) for h in seg.history],
     }
 

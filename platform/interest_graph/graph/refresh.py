@@ -148,6 +148,7 @@ class RefreshRepository:
         "refresh/write_item_text_embeddings", "refresh/write_user_text_embeddings",
         "refresh/begin_refresh", "refresh/write_interests", "refresh/write_category_interests",
         "refresh/write_similar_items", "refresh/write_segments", "refresh/write_segment_members",
+        "refresh/write_segment_briefs", "refresh/write_segment_moves",
         "refresh/activate_refresh", "refresh/update_users", "refresh/cleanup_refresh",
         "refresh/prune_segment_history", "refresh/finish_refresh", "refresh/set_watermark",
         "refresh/refresh_history", "refresh/recount_segments",
@@ -256,6 +257,17 @@ class RefreshRepository:
 
     def write_segment_members(self, version: str, rows: Sequence[dict[str, Any]], now: float) -> None:
         self._write_rows("refresh/write_segment_members", rows, version=version, now=now)
+
+    def write_segment_briefs(self, version: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Brief, value and behaviour profile of segments already written by
+        :meth:`write_segments`."""
+        self._write_rows("refresh/write_segment_briefs", rows, version=version)
+
+    def write_segment_moves(self, version: str, previous: str) -> int:
+        """Count users per (previous segment → segment) pair as ``MOVED_TO`` edges, after the
+        members are written; returns the number of pairs."""
+        rows = self.store.write("refresh/write_segment_moves", version=version, previous=previous)
+        return int(rows[0]["pairs"]) if rows else 0
 
     def activate(self, version: str, model_version: str, model_path: str,
                  users: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], now: float) -> None:

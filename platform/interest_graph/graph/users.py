@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import NotFound
+from ..ingest.product_types import join_names, plain_name
 from .driver import GraphStore, Row
 
 FALLBACK_SEGMENT_REASON = "popular in your segment"
@@ -70,8 +71,41 @@ class SegmentAssignment:
 
 
 @dataclass(frozen=True)
+class CategoryShare:
+    """One of a user's categories and its share of their interaction weight."""
+
+    category: str
+    share: float
+
+
+@dataclass(frozen=True)
+class SegmentWhy:
+    """Why a user is in their segment: their top categories and value tier against the
+    segment's distinctive categories and tier mix.
+
+    Attributes:
+        categories: The user's top categories with their share of the user's weight.
+        segment_categories: The segment's distinctive categories.
+        shared: The user's top categories that are among the segment's distinctive ones.
+        tier: The user's value tier (``None`` without purchases).
+        tier_share: Share of the segment's members in the same tier.
+        segment_tier: The segment's most common tier, and ``segment_tier_share`` its share.
+        text: All of it in one sentence or three.
+    """
+
+    categories: tuple[CategoryShare, ...]
+    segment_categories: tuple[str, ...]
+    shared: tuple[str, ...]
+    tier: str | None
+    tier_share: float | None
+    segment_tier: str | None
+    segment_tier_share: float | None
+    text: str
+
+
+@dataclass(frozen=True)
 class UserSegment:
-    """The user's active segment (None if not segmented yet) and the kept history."""
+    """The user's active segment (None if not segmented yet), why, and the kept history."""
 
     user: str
     version: str | None
@@ -79,6 +113,7 @@ class UserSegment:
     distance: float | None
     previous: str | None
     history: tuple[SegmentAssignment, ...]
+    why: SegmentWhy | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +170,47 @@ def _node_id(kind: str, key: str) -> str:
     return f"{kind}:{key}"
 
 
+#: Categories of the user compared with the segment's.
+WHY_CATEGORIES = 3
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def explain_segment(categories: tuple[CategoryShare, ...], segment_categories: tuple[str, ...],
+                    tier: str | None, tiers: dict[str, int]) -> SegmentWhy:
+    """Compare a user's top categories and tier with their segment's (see :class:`SegmentWhy`)."""
+    wanted = set(segment_categories)
+    shared = tuple(c.category for c in categories if c.category in wanted)
+    parts = []
+    if categories:
+        mix = join_names([f"{plain_name(c.category).lower()} ({_pct(c.share)})"
+                          for c in categories])
+        parts.append(f"Buys mostly {mix}.")
+    seg_words = join_names([plain_name(c).lower() for c in segment_categories])
+    if shared:
+        names = join_names([plain_name(c) for c in shared])
+        verb = "is" if len(shared) == 1 else "are"
+        parts.append(f"{names} {verb} among this segment's distinctive categories ({seg_words}).")
+    elif segment_categories:
+        parts.append(f"None of these is among the segment's distinctive categories ({seg_words}):"
+                     " the segment is the nearest fit for the customer's overall mix.")
+    total = sum(tiers.values())
+    top_tier = max(sorted(tiers), key=lambda t: tiers[t]) if tiers else None
+    tier_share = tiers.get(tier, 0) / total if tier and total else None
+    top_share = tiers[top_tier] / total if top_tier and total else None
+    if tier and tier_share is not None and top_tier and top_share is not None:
+        parts.append(f"Value tier: {tier}, like {_pct(tier_share)} of the segment "
+                     f"(most common there: {top_tier}, {_pct(top_share)}).")
+    elif tier:
+        parts.append(f"Value tier: {tier}.")
+    else:
+        parts.append("No purchases with a price yet, so no value tier.")
+    return SegmentWhy(categories, segment_categories, shared, tier, tier_share, top_tier,
+                      top_share, " ".join(parts))
+
+
 class UserRepository:
     """Everything the API reads about one user, and the erasure of a user."""
 
@@ -142,6 +218,7 @@ class UserRepository:
         "api/get_user", "api/get_recommendations", "api/popular_in_segment",
         "api/popular_items", "api/get_user_interests", "api/get_user_segments",
         "api/get_user_interactions", "api/get_item_categories", "api/delete_user",
+        "api/get_user_categories", "api/get_segment",
     )
 
     def __init__(self, store: GraphStore) -> None:
@@ -205,12 +282,29 @@ class UserRepository:
             history.append(SegmentAssignment(r["version"], str(r["segment_id"]), r["label"],
                                              r["assigned_at"]))
         ref = None
+        why = None
         if current is not None:
             ref = SegmentRef(str(current["segment_id"]), current["label"],
                              None if current["size"] is None else int(current["size"]),
                              tuple(current["top_categories"] or ()))
+            why = self._why(user, ref.id)
         return UserSegment(user, active, ref, None if current is None else current["distance"],
-                           None if current is None else current["previous"], tuple(history))
+                           None if current is None else current["previous"], tuple(history), why)
+
+    def _why(self, user: str, segment: str) -> SegmentWhy | None:
+        found = self.store.read("api/get_segment", segment=segment)
+        if not found:
+            return None
+        seg = found[0]
+        rows = self.store.read("api/get_user_categories", user=user, limit=WHY_CATEGORIES)
+        total = float(rows[0]["total"] or 0.0) if rows else 0.0
+        cats = tuple(CategoryShare(str(c), float(w) / total)
+                     for c, w in zip(rows[0]["categories"] or (), rows[0]["weights"] or ())
+                     ) if rows and total > 0 else ()
+        tiers = dict(zip([str(t) for t in seg["tiers"] or ()],
+                         [int(n) for n in seg["tier_counts"] or ()]))
+        tier = self._profile(user)["tier"]
+        return explain_segment(cats, tuple(seg["top_categories"] or ()), tier, tiers)
 
     def value(self, user: str) -> UserValue:
         p = self._profile(user)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 _WORD = re.compile(r"[A-Z][A-Z'\-]+")
 
@@ -126,3 +126,40 @@ def product_type(description: str, heads: Mapping[str, int] | None = None) -> st
     known = [w for w in found
              if w not in MOTIFS and heads is not None and heads.get(w, 0) >= MIN_HEADS]
     return (known or found)[-1]
+
+
+# -- categories in words -------------------------------------------------------------------------
+
+#: Product types that read as mass nouns (no plural).
+UNCOUNTABLE = frozenset({"CUTLERY", "JEWELLERY", "STATIONERY", "BUNTING", "INCENSE", "TEA", "ART",
+                         "CRAFT"})
+
+
+def plain_name(category: str) -> str:
+    """A category in plain words: ``"HOLDER"`` → ``"Holders"``, ``"Comedy"`` → ``"Comedy"``.
+
+    Names written in capitals are product types (Online Retail's head nouns) and read as plurals;
+    other names (MovieLens genres, Amazon categories) are shown as given.
+    """
+    if category != category.upper() or not any(ch.isalpha() for ch in category):
+        return category
+    word = category.lower()
+    if category not in UNCOUNTABLE:
+        if word.endswith(("s", "x", "ch", "sh")):
+            plural = word + "es"
+        elif len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+            plural = word[:-1] + "ies"
+        else:
+            plural = word + "s"
+        # Only a plural that folds back onto the same product type: labels must stay in the
+        # product-type vocabulary.
+        if singular(plural.upper()) == category:
+            word = plural
+    return word[:1].upper() + word[1:]
+
+
+def join_names(words: Sequence[str]) -> str:
+    """``["A"]`` → ``"A"``; ``["A", "B"]`` → ``"A & B"``; ``["A", "B", "C"]`` → ``"A, B & C"``."""
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} & {words[-1]}"

@@ -1,10 +1,10 @@
 """What a full refresh saves for the incremental refreshes after it: one file per version.
 
 ``<models_dir>/<version>.pt`` holds the fitted model (GCN weights and hyperparameters, its training
-graph and features, embeddings, the EASE item-item weights and the choices made), the segment
-centroids and map projection, the customer-value fit and the catalogue text the reasons cite,
-under one format number. A file of another format is refused with :class:`ArtefactFormatError`
-(the next full refresh writes a current one).
+graph and features, embeddings, the EASE item-item weights and the choices made), the segments
+(interest space, centroids, drift limits and labels), the customer-value fit and churn basis and
+the catalogue text the reasons cite, under one format number. A file of another format is
+refused with :class:`ArtefactFormatError` (the next full refresh writes a current one).
 """
 
 from __future__ import annotations
@@ -18,34 +18,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..typing import FloatArray
 from . import baselines
 from .gcn import TextGCN, TrainedModel, resolve_device
 from .graph_build import IdMap, InteractionGraph
 from .interest_model import InterestModel, Selection
+from .segment_space import InterestSpace
+from .segmentation import SavedSegments
 
-ARTEFACT_FORMAT = 2
+ARTEFACT_FORMAT = 3
 
 
 class ArtefactFormatError(ValueError):
     """The file is not a saved model of the current format."""
-
-
-@dataclass(frozen=True)
-class SegmentModel:
-    """What assigning and placing a user on the segment map needs.
-
-    Attributes:
-        centroids: ``(k, D)`` segment centroids.
-        projection: ``(D, 2)`` map projection.
-        mean: ``(D,)`` centring before projection.
-        labels: Segment label by segment index.
-    """
-
-    centroids: FloatArray
-    projection: FloatArray
-    mean: FloatArray
-    labels: dict[int, str]
 
 
 @dataclass
@@ -56,16 +40,20 @@ class Artefacts:
         model: The fitted model.
         as_of: The time its edge weights were decayed to (the incremental refresh decays changed
             edges to the same time, so they stay on the trained scale).
-        segments: Centroids, projection and labels.
+        segments: The interest space, centroids and drift limits.
+        segment_labels: Segment label by segment index.
         value_fit: The customer-value fit (``None`` when it could not be fitted).
+        churn: :meth:`~.value.ChurnBasis.as_dict` of the refresh's churn basis.
         item_categories: Categories per item index of the model's graph.
         titles: Title per item index (what reasons cite).
     """
 
     model: InterestModel
     as_of: float
-    segments: SegmentModel
+    segments: SavedSegments
+    segment_labels: dict[int, str]
     value_fit: dict[str, Any] | None
+    churn: dict[str, Any] | None
     item_categories: list[tuple[str, ...]]
     titles: list[str]
 
@@ -84,8 +72,10 @@ def save_artefacts(path: Path, art: Artefacts) -> None:
         "user_ids": list(g.users.ids), "item_ids": list(g.items.ids),
         "item_l2": model.item_term.l2, "item_history": model.item_term.history_kind,
         "selection": model.selection.as_dict(), "as_of": art.as_of,
-        "segment_labels": {str(k): v for k, v in art.segments.labels.items()},
-        "value_fit": art.value_fit, "item_categories": [list(c) for c in art.item_categories],
+        "segment_labels": {str(k): v for k, v in art.segment_labels.items()},
+        "segment_categories": list(art.segments.space.categories),
+        "value_fit": art.value_fit, "churn": art.churn,
+        "item_categories": [list(c) for c in art.item_categories],
         "titles": art.titles,
     }
     payload = {
@@ -97,8 +87,8 @@ def save_artefacts(path: Path, art: Artefacts) -> None:
         "user_x": _tensor(trained.user_x), "item_x": _tensor(trained.item_x),
         "user_emb": _tensor(model.user_emb), "item_emb": _tensor(model.item_emb),
         "item_term": _tensor(model.item_term.b),
-        "centroids": _tensor(art.segments.centroids), "projection": _tensor(art.segments.projection),
-        "mean": _tensor(art.segments.mean),
+        **{f"segment_{k}": _tensor(np.asarray(v, np.float64))
+           for k, v in art.segments.to_arrays().items() if k != "categories"},
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,11 +123,29 @@ def load_artefacts(path: Path, device: str | torch.device | None = "cpu") -> Art
     sel = meta["selection"]
     selection = Selection(sel["epochs"], sel["item_l2"], sel["gcn_weight"], sel["val_recall@20"])
     model = InterestModel(trained, term, selection, payload["user_emb"], payload["item_emb"])
-    segments = SegmentModel(payload["centroids"].numpy(), payload["projection"].numpy(),
-                            payload["mean"].numpy(),
-                            {int(k): v for k, v in meta["segment_labels"].items()})
-    return Artefacts(model, float(meta["as_of"]), segments, meta["value_fit"],
-                     [tuple(c) for c in meta["item_categories"]], list(meta["titles"]))
+    return Artefacts(model, float(meta["as_of"]), _segments(payload, meta),
+                     {int(k): v for k, v in meta["segment_labels"].items()}, meta["value_fit"],
+                     meta["churn"], [tuple(c) for c in meta["item_categories"]],
+                     list(meta["titles"]))
+
+
+def _segments(payload: dict[str, Any], meta: dict[str, Any]) -> SavedSegments:
+    space = InterestSpace(tuple(meta["segment_categories"]), payload["segment_idf"].numpy(),
+                          payload["segment_mean"].numpy(), payload["segment_basis"].numpy())
+    return SavedSegments(space, payload["segment_centroids"].numpy(),
+                         payload["segment_limits"].numpy())
+
+
+def load_segments(path: Path) -> SavedSegments | None:
+    """Only the saved segments of a model file (the next full refresh starts from them);
+    ``None`` when the file is missing or of another format."""
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except (OSError, pickle.UnpicklingError, RuntimeError, EOFError):
+        return None
+    if not isinstance(payload, dict) or payload.get("format") != ARTEFACT_FORMAT:
+        return None
+    return _segments(payload, json.loads(payload["meta"]))
 
 
 def prune_models(models_dir: Path, keep: set[str]) -> list[str]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
-from interest_graph.ingest.product_types import singular
+from interest_graph.ingest.product_types import join_names, plain_name
 
 from ..typing import FloatArray, IndexArray
 
@@ -30,9 +30,6 @@ TOP_CATEGORIES = 5
 LABEL_CATEGORIES = 2
 #: A category must be shared by at least this share of members to describe the segment.
 MIN_MEMBER_SHARE = 0.1
-#: Category names written with no lower-case letter are product-type nouns (shown as plurals).
-_UNCOUNTABLE = frozenset({"CUTLERY", "JEWELLERY", "STATIONERY", "BUNTING", "INCENSE", "TEA",
-                          "ART", "CRAFT"})
 
 
 @dataclass(frozen=True)
@@ -87,12 +84,12 @@ def distinctive_categories(
     has.data = (has.data != 0).astype(np.float64)
     counts = np.asarray((segment_onehot(labels, k) @ has).toarray())  # (k, C)
     sizes = np.bincount(labels, minlength=k).astype(np.float64)
-    base = np.asarray(has.mean(0)).ravel() if len(labels) else np.zeros(len(names))
+    base = np.asarray(has.sum(0)).ravel() / max(len(labels), 1)
     out: list[list[Distinctive]] = []
     for s in range(k):
         share = counts[s] / max(sizes[s], 1.0)
         lift = np.divide(share, base, out=np.zeros_like(share), where=base > 0)
-        over = (share >= min_share) & (lift > 1.0)
+        over = (share >= min_share) & (lift > 1.0 + 1e-9)
         score = lift if by == "lift" else np.where(
             over, share * np.log(np.where(over, lift, 1.0)), 0.0)
         eligible = np.flatnonzero(over)
@@ -101,32 +98,6 @@ def distinctive_categories(
         order = sorted(eligible.tolist(), key=lambda j: (-score[j], -share[j], names[j]))
         out.append([Distinctive(names[j], float(share[j]), float(lift[j])) for j in order[:top]])
     return out
-
-
-def plain_name(category: str) -> str:
-    """A category as a label word: ``"HOLDER"`` → ``"Holders"``, ``"Comedy"`` → ``"Comedy"``."""
-    if category != category.upper() or not any(ch.isalpha() for ch in category):
-        return category
-    word = category.lower()
-    if category not in _UNCOUNTABLE:
-        if word.endswith(("s", "x", "ch", "sh")):
-            plural = word + "es"
-        elif len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
-            plural = word[:-1] + "ies"
-        else:
-            plural = word + "s"
-        # Only a plural that folds back onto the same product type (labels must stay in the
-        # product-type vocabulary: "DOILY" would come back as "DOILIE").
-        if singular(plural.upper()) == category:
-            word = plural
-    return word[:1].upper() + word[1:]
-
-
-def join_names(words: Sequence[str]) -> str:
-    """``["A"]`` → ``"A"``; ``["A", "B"]`` → ``"A & B"``; ``["A", "B", "C"]`` → ``"A, B & C"``."""
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} & {words[-1]}"
 
 
 def segment_labels(distinctive: Sequence[Sequence[Distinctive]]) -> list[str]:

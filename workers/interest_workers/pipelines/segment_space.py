@@ -4,10 +4,11 @@ Pure and deterministic: the same interactions give the same space whatever the t
 segments do not reshuffle when the GCN is retrained (clustering the GCN embedding did: two
 refreshes of the same data agreed with an adjusted Rand index of 0.23).
 
-A user's *category shares* are their interaction weight per category, normalised to sum to 1. The space weights the square root of the shares (the Hellinger embedding, which keeps a
-user with one big order from dominating) by each category's inverse user frequency (so that bags,
-which nearly everyone buys, separate nobody), normalises each user to unit length and keeps the
-first ``dims`` principal axes. Every step is linear in the number of users: the axes come from the
+A user's *category shares* are their interaction weight per category, normalised to sum to 1.
+The space weights the square root of the shares (the Hellinger embedding, which keeps a user with
+one big order from dominating) by each category's inverse user frequency (so that bags, which
+nearly everyone buys, separate nobody), normalises each user to unit length and keeps the first
+``dims`` principal axes. Every step is linear in the number of users: the axes come from the
 ``C × C`` category covariance.
 """
 
@@ -37,7 +38,7 @@ def category_shares(
     Args:
         weights: ``(U, I)`` non-negative user×item weights.
         item_categories: Per item (column of ``weights``), its categories; an item's weight is
-            split evenly over them.
+            split evenly over them (the part of a category outside ``categories`` is dropped).
         categories: Fix the columns (e.g. a saved space's); categories outside it are dropped.
             ``None``: every category seen, sorted.
 
@@ -49,11 +50,12 @@ def category_shares(
     col = {c: j for j, c in enumerate(names)}
     rows, cols, vals = [], [], []
     for i, cats in enumerate(item_categories):
-        known = [col[c] for c in dict.fromkeys(cats) if c in col]
-        for j in known:
-            rows.append(i)
-            cols.append(j)
-            vals.append(1.0 / len(known))
+        distinct = list(dict.fromkeys(cats))
+        for c in distinct:
+            if c in col:  # a category outside fixed columns keeps its part out of the shares
+                rows.append(i)
+                cols.append(col[c])
+                vals.append(1.0 / len(distinct))
     item_cat = sp.csr_matrix((vals, (rows, cols)), shape=(len(item_categories), len(names)))
     x = sp.csr_matrix(sp.csr_matrix(weights, dtype=np.float64) @ item_cat)
     x.data = np.maximum(x.data, 0.0)

@@ -39,7 +39,7 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -590,6 +590,14 @@ class ValueResult:
     fit: dict[str, Any] | None
 
 
+def observation_end_day(purchases: Mapping[str, tuple[Sequence[int], float]],
+                        observation_end: float) -> int:
+    """The day number the observation ends: ``observation_end``'s day, or the day after the last
+    purchase day when that is earlier (a replayed history must not look all churned)."""
+    last_day = max(max(days) for days, _ in purchases.values())
+    return int(min(observation_end, (last_day + 1) * 86400.0) // 86400)
+
+
 def customer_value(
     purchases: Mapping[str, tuple[Sequence[int], float]],
     observation_end: float,
@@ -623,8 +631,7 @@ def customer_value(
     tx = pd.DataFrame({"customer_id": pd.Series(ids, dtype=object),
                        "ts": pd.to_datetime(np.asarray(stamps), unit="s", utc=True),
                        "value": np.asarray(values, dtype=float)})
-    last_day = max(max(days) for days, _ in purchases.values())
-    end = datetime.fromtimestamp(min(observation_end, (last_day + 1) * 86400.0), tz=UTC).date()
+    end = date(1970, 1, 1) + timedelta(days=observation_end_day(purchases, observation_end))
     summary = summarize_customers(tx, end)
     frame = rfm_scores(summary)
     if fit_params is None and not fit:
@@ -693,6 +700,24 @@ class ChurnBasis:
     table: tuple[tuple[int | None, float, int], ...]
     description: str
 
+    @classmethod
+    def from_dict(cls, saved: Mapping[str, Any]) -> ChurnBasis:
+        """The inverse of :meth:`as_dict` (the incremental refresh reads the saved basis)."""
+        table = tuple((row["up_to_days"], float(row["churn_rate"]), int(row["customers"]))
+                      for row in saved.get("table", ()))
+        return cls(saved["method"], bool(saved["separates"]), saved.get("p_alive_spread"),
+                   int(saved["horizon_days"]), table, saved["description"])
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (from :func:`customer_value`) with ``churn_risk`` on this basis: BG/NBD's as
+        is, the recency table's, or unknown (NaN) where neither says anything."""
+        if frame.empty or self.method == "bgnbd":
+            return frame
+        out = frame.copy()
+        out["churn_risk"] = (recency_risk(self.table, out["recency_days"])
+                             if self.method == "recency" else np.nan)
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "separates": self.separates,
                 "p_alive_spread": self.p_alive_spread, "horizon_days": self.horizon_days,
@@ -715,7 +740,7 @@ def _bin(recency_days: np.ndarray) -> np.ndarray:
 
 
 def recency_churn_table(
-    purchase_days: dict[str, list[int]], end_day: int, *, horizon_days: int = 90
+    purchase_days: Mapping[str, Sequence[int]], end_day: int, *, horizon_days: int = 90
 ) -> tuple[tuple[int | None, float, int], ...]:
     """Empirical churn rate by recency, measured on the data itself.
 
@@ -770,7 +795,7 @@ def recency_risk(table: tuple[tuple[int | None, float, int], ...],
 
 def churn_basis(
     p_alive: np.ndarray | pd.Series | None,
-    purchase_days: dict[str, list[int]],
+    purchase_days: Mapping[str, Sequence[int]],
     end_day: int,
     *,
     horizon_days: int = 90,
@@ -799,3 +824,15 @@ def churn_basis(
                       f"recency-based: the share of the {customers:,} customers who, "
                       f"{horizon_days} days before the end of the data, had gone as long without "
                       f"a purchase and did not buy in the next {horizon_days} days ({why})")
+
+
+def refresh_churn_basis(frame: pd.DataFrame,
+                        purchases: Mapping[str, tuple[Sequence[int], float]],
+                        observation_end: float) -> ChurnBasis:
+    """The full refresh's :func:`churn_basis` for a :func:`customer_value` frame."""
+    if not purchases:
+        return ChurnBasis("none", False, None, 90, (), "no purchases yet")
+    p_alive = frame["p_alive"] if "p_alive" in frame.columns else None
+    days = {uid: list(d) for uid, (d, _) in purchases.items()}
+    return churn_basis(p_alive, days, observation_end_day(purchases, observation_end),
+                       horizon_days=int(VALUE_HORIZON_DAYS))
