@@ -1,8 +1,10 @@
-// One user's node-level profile: activity, active segment and customer value. Read-only.
+// One user's node-level profile: activity, active segment and customer value (with the basis
+// churn risk is stated on, kept on the segment). Read-only.
 // Zero rows for an unknown user. Used by the API for 404s, the fallback and /value.
 // $user: string (graph id, i.e. the pseudonymised user id)
 MATCH (u:User {id: $user})
 OPTIONAL MATCH (m:Meta {key: 'active_refresh'})
+OPTIONAL MATCH (s:Segment {id: u.segment})
 RETURN u.id AS id, u.events AS events, u.first_ts AS first_ts, u.last_ts AS last_ts,
        m.version AS version,
        CASE WHEN m.version IS NOT NULL AND u.segment STARTS WITH m.version
@@ -11,4 +13,4 @@ RETURN u.id AS id, u.events AS events, u.first_ts AS first_ts, u.last_ts AS last
        u.recency_days AS recency_days, u.frequency AS frequency, u.monetary AS monetary,
        u.rfm_score AS rfm_score, u.value_tier AS tier,
        u.expected_purchases AS expected_purchases, u.expected_value AS expected_value,
-       u.p_alive AS p_alive, u.churn_risk AS churn_risk
+       u.p_alive AS p_alive, u.churn_risk AS churn_risk, s.churn_basis AS churn_basis

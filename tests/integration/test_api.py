@@ -132,10 +132,20 @@ def test_interests_segment_and_value(client: FlaskClient, graph: RefreshedGraph)
     assert seg is not None and seg["segment"]["id"].startswith(graph.version + ":")
     assert seg["segment"]["size"] > 0 and seg["distance"] is not None
     assert seg["history"][0]["segment_id"] == seg["segment"]["id"]
+    why = seg["why"]
+    assert why["categories"] and abs(sum(c["share"] for c in why["categories"])) <= 1.0 + 1e-9
+    assert set(why["shared"]) <= set(why["segment_categories"]) == set(
+        seg["segment"]["top_categories"])
+    assert why["text"].startswith("Buys mostly") and "Value tier" in why["text"]
 
     value = client.get(f"/v1/users/{raw}/value", headers=READ).json
     assert value is not None and value["tier"] and value["rfm_score"]
-    assert 0.0 <= value["churn_risk"] <= 1.0 and value["frequency"] >= 0
+    assert value["frequency"] >= 0 and value["churn_basis"]
+    # The slice spans days: no model can state a churn risk, and the basis says why.
+    if value["churn_risk"] is None:
+        assert "shorter than 90 days" in value["churn_basis"]
+    else:
+        assert 0.0 <= value["churn_risk"] <= 1.0
 
 
 def test_new_user_gets_popular_items_as_fallback(client: FlaskClient,
@@ -202,6 +212,17 @@ def test_segments_profiles_members_and_map(client: FlaskClient, graph: Refreshed
     assert sum(biggest["tiers"].values()) == biggest["size"] and biggest["top_categories"]
     profile = client.get(f"/v1/segments/{biggest['id']}", headers=READ).json
     assert profile == biggest
+    # The brief: categories with their lift, value and behaviour against the base, in words.
+    assert biggest["brief"].startswith(f"{biggest['label']}: {biggest['size']:,} customers")
+    assert [c["name"] for c in biggest["categories"]] == biggest["top_categories"]
+    assert all(c["lift"] > 1.0 for c in biggest["categories"])
+    assert biggest["base_behaviour"]["frequency"] >= 1 and biggest["churn_basis"]
+    assert 0 < biggest["share"] <= 1
+    drift = listing["drift"]
+    assert drift["users"] == users and drift["share"] <= 0.06 and drift["due"] is False
+    moves = client.get("/v1/segments/transitions", headers=READ).json
+    assert moves == {"version": graph.version, "previous": None, "moves": [], "moved": 0,
+                     "total": 0}, "one refresh so far: nothing moved"
 
     seen: list[str] = []
     cursor = ""

@@ -17,7 +17,8 @@ from .refreshed import RefreshedGraph, graph_id
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BROWSER = ("browser/user_interests", "browser/segment_composition", "browser/similar_users",
-           "browser/why_recommended", "browser/segment_changes", "browser/similar_items")
+           "browser/why_recommended", "browser/segment_changes", "browser/similar_items",
+           "browser/segment_brief", "browser/segment_transitions", "browser/user_segment_why")
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +112,25 @@ def test_segment_changes_since_the_previous_refresh(twice: RefreshedGraph) -> No
     assert rows, "two refreshes: every user appears in a (previous, current) pair"
     assert sum(r["users"] for r in rows) == summary["segmented_users"]
     assert all(r["changed"] == (r["from_segment"] != r["to_segment"]) for r in rows)
+
+
+def test_segment_briefs_transitions_and_why(twice: RefreshedGraph) -> None:
+    store = twice.store
+    briefs = store.read("browser/segment_brief")
+    summary = store.read("stats/refresh_summary")[0]
+    assert len(briefs) >= 2 and sum(b["size"] for b in briefs) == summary["segmented_users"]
+    assert all(b["brief"].startswith(b["label"]) and len(b["lifts"]) == len(b["categories"])
+               for b in briefs)
+    # Written at refresh time; the same table the API serves.
+    moves = store.read("browser/segment_transitions")
+    client = create_app(twice.settings.with_overrides(api_keys=API_KEYS)).test_client()
+    api = client.get("/v1/segments/transitions", headers=WRITE).json
+    assert api is not None and api["version"] == twice.version and api["previous"]
+    assert sum(m["users"] for m in moves) == api["total"] > 0
+    assert api["moved"] == sum(m["users"] for m in moves if not m["stayed"])
+    user = user_with_recs(twice)
+    why = store.read("browser/user_segment_why", user=user)
+    assert len(why) == 1 and why[0]["user_categories"]
+    assert set(why[0]["shared"]) <= set(why[0]["segment_categories"])
+    assert why[0]["distance"] is not None and why[0]["distance_limit"] > 0
+

@@ -96,7 +96,7 @@ SCHEMAS: dict[str, Any] = {
         "monetary": _nullable("number"), "rfm_score": _nullable(["string", "number"]),
         "tier": _nullable("string"), "expected_purchases": _nullable("number"),
         "expected_value": _nullable("number"), "p_alive": _nullable("number"),
-        "churn_risk": _nullable("number"),
+        "churn_risk": _nullable("number"), "churn_basis": _nullable("string"),
     }),
     "UserGraph": _obj({
         "user": {"type": "string"}, "depth": {"type": "integer", "enum": [1, 2]},

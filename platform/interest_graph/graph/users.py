@@ -131,6 +131,7 @@ class UserValue:
     expected_value: float | None
     p_alive: float | None
     churn_risk: float | None
+    churn_basis: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ class UserRepository:
         p = self._profile(user)
         return UserValue(user, p["version"], p["recency_days"], p["frequency"], p["monetary"],
                          p["rfm_score"], p["tier"], p["expected_purchases"], p["expected_value"],
-                         p["p_alive"], p["churn_risk"])
+                         p["p_alive"], p["churn_risk"], p["churn_basis"])
 
     def neighbourhood(self, user: str, depth: int, limit: int) -> Neighbourhood:
         """A bounded subgraph around a user for visualisation.
