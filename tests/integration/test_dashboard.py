@@ -41,7 +41,7 @@ sync_api = playwright_or_skip("the dashboard browser test")
 @pytest.fixture(scope="module")
 def refreshed(embedded_settings: Settings, cli_env: dict[str, str], retail_slice: RetailSlice,
               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A clean graph with the first 12,000 Online Retail records, fully refreshed by a real
+    """A clean graph with the first 12,000 Online Retail records, fully refreshed twice by a real
     worker process. Returns the raw (shop) id of the busiest customer in the slice."""
     folder = tmp_path_factory.mktemp("dashboard")
     events = retail_slice.events
@@ -58,12 +58,15 @@ def refreshed(embedded_settings: Settings, cli_env: dict[str, str], retail_slice
     worker = start_worker(env, log)
     tasks = TaskClient(embedded_settings)
     try:
-        task_id = tasks.send(REFRESH_FULL)
-        deadline = time.monotonic() + 400
-        while not (state := tasks.state(task_id)).done:
-            assert time.monotonic() < deadline, f"refresh did not finish: {log.read_text()[-2000:]}"
-            time.sleep(0.3)
-        assert state.state == "SUCCESS", state.error
+        # Two full refreshes: the second starts from the first one's segments and writes how
+        # many users moved between them (the dashboard's movement table).
+        for _ in range(2):
+            task_id = tasks.send(REFRESH_FULL)
+            deadline = time.monotonic() + 400
+            while not (state := tasks.state(task_id)).done:
+                assert time.monotonic() < deadline, f"refresh did not finish: {log.read_text()[-2000:]}"
+                time.sleep(0.3)
+            assert state.state == "SUCCESS", state.error
     finally:
         tasks.close()
         stop_process(worker)
@@ -133,6 +136,26 @@ def test_dashboard_draws_the_map_and_a_users_graph(server: dict[str, Any], brows
     assert page.locator("#map-legend li").count() == segments.count()
     assert "Refresh" in page.inner_text("#refresh-info")
 
+    # The largest segment's brief: what its members buy more often, value and behaviour
+    # against the base, the churn basis, in words.
+    page.wait_for_selector('#segment-brief[data-state="ready"]', timeout=15_000)
+    first_label = page.inner_text("#segments-body tr[data-segment] .seg-label")
+    brief = page.inner_text("#segment-brief")
+    assert first_label in brief and "customers" in brief and "Churn:" in brief
+    assert page.locator("#segment-brief .lifts li").count() >= 1
+    assert page.locator("#segment-brief table.compare tbody tr").count() == 6
+    # Movements since the first refresh, and the drift check.
+    assert int(page.get_attribute("#moves-table", "data-rows") or 0) >= 1
+    assert "changed segment since" in page.inner_text("#moves-note")
+    assert "beyond their segment" in page.inner_text("#drift")
+    # Another segment's row shows its brief.
+    second = segments.nth(1)
+    second.click()
+    assert page.get_attribute("#segment-brief", "data-segment") == second.get_attribute(
+        "data-segment")
+    assert second.inner_text().split("\n")[0] in page.inner_text("#segment-brief .brief-label")
+    segments.nth(1).click()  # unselect: the map shows every segment again
+
     # Look a customer up by the shop's own id.
     page.fill("#user-id", refreshed["user"])
     page.click("#user-lookup button[type=submit]")
@@ -144,6 +167,11 @@ def test_dashboard_draws_the_map_and_a_users_graph(server: dict[str, Any], brows
     assert recs.count() >= 1
     assert all(r.strip() for r in page.locator("#recommendations .rec-reason").all_inner_texts())
     assert refreshed["user"] in page.inner_text("#user-summary")
+    # Why this customer is in their segment: their categories and tier against the segment's.
+    page.wait_for_selector("#user-why:not([hidden])", timeout=15_000)
+    why = page.inner_text("#user-why")
+    assert "why this segment" in why.lower() and "Buys mostly" in why and "Value tier" in why
+    assert page.locator("#user-why .chip").count() >= 2
 
     page.wait_for_timeout(300)  # let Cytoscape finish its first paint
     ARTIFACTS.mkdir(exist_ok=True)

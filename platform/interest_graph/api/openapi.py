@@ -124,8 +124,10 @@ SCHEMAS: dict[str, Any] = {
     }),
     "SegmentWhy": _obj({
         "categories": {"type": "array", "items": _obj({"category": {"type": "string"},
-                                                       "share": {"type": "number"}})},
+                                                       "share": {"type": "number"},
+                                                       "label": {"type": "string"}})},
         "segment_categories": {"type": "array", "items": {"type": "string"}},
+        "segment_labels": {"type": "array", "items": {"type": "string"}},
         "shared": {"type": "array", "items": {"type": "string"}},
         "tier": _nullable("string"), "tier_share": _nullable("number"),
         "segment_tier": _nullable("string"), "segment_tier_share": _nullable("number"),
@@ -144,7 +146,7 @@ SCHEMAS: dict[str, Any] = {
         "active": {"type": "boolean"}, "share": _nullable("number"),
         "categories": {"type": "array", "items": _obj({
             "name": {"type": "string"}, "share": _nullable("number"),
-            "lift": _nullable("number")})},
+            "lift": _nullable("number"), "label": {"type": "string"}})},
         "brief": _nullable("string"), "base_expected_value": _nullable("number"),
         "base_churn_risk": _nullable("number"), "churn_basis": _nullable("string"),
         "churn_method": _nullable("string"), "behaviour": _ref("Behaviour"),

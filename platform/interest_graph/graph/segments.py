@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NotFound
+from ..ingest.product_types import plain_name
 from .driver import GraphStore, Row
 
 #: A full re-segmentation is due when more than this share of users lies beyond their segment's
@@ -17,11 +18,12 @@ DRIFT_LIMIT = 0.10
 @dataclass(frozen=True)
 class CategoryLift:
     """A category a segment over-indexes on: ``share`` of members with it, ``lift`` over the
-    share of all users with it."""
+    share of all users with it, ``label`` the name in plain words."""
 
     name: str
     share: float | None
     lift: float | None
+    label: str
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ def _segment(row: Row, active: bool) -> Segment:
         avg_expected_value=row["avg_expected_value"], avg_churn_risk=row["avg_churn_risk"],
         silhouette=row["silhouette"], created_at=row["created_at"], active=active,
         share=row.get("share"),
-        categories=tuple(CategoryLift(c, at(shares, i), at(lifts, i)) for i, c in enumerate(names)),
+        categories=tuple(CategoryLift(c, at(shares, i), at(lifts, i), plain_name(c))
+                         for i, c in enumerate(names)),
         brief=row.get("brief"), base_expected_value=row.get("base_expected_value"),
         base_churn_risk=row.get("base_churn_risk"), churn_basis=row.get("churn_basis"),
         churn_method=row.get("churn_method"), behaviour=_behaviour(row, ""),

@@ -72,10 +72,11 @@ class SegmentAssignment:
 
 @dataclass(frozen=True)
 class CategoryShare:
-    """One of a user's categories and its share of their interaction weight."""
+    """One of a user's categories, its share of their interaction weight, in plain words."""
 
     category: str
     share: float
+    label: str
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class SegmentWhy:
 
     Attributes:
         categories: The user's top categories with their share of the user's weight.
-        segment_categories: The segment's distinctive categories.
+        segment_categories: The segment's distinctive categories (``segment_labels``: in plain
+            words).
         shared: The user's top categories that are among the segment's distinctive ones.
         tier: The user's value tier (``None`` without purchases).
         tier_share: Share of the segment's members in the same tier.
@@ -95,6 +97,7 @@ class SegmentWhy:
 
     categories: tuple[CategoryShare, ...]
     segment_categories: tuple[str, ...]
+    segment_labels: tuple[str, ...]
     shared: tuple[str, ...]
     tier: str | None
     tier_share: float | None
@@ -186,8 +189,7 @@ def explain_segment(categories: tuple[CategoryShare, ...], segment_categories: t
     shared = tuple(c.category for c in categories if c.category in wanted)
     parts = []
     if categories:
-        mix = join_names([f"{plain_name(c.category).lower()} ({_pct(c.share)})"
-                          for c in categories])
+        mix = join_names([f"{c.label.lower()} ({_pct(c.share)})" for c in categories])
         parts.append(f"Buys mostly {mix}.")
     seg_words = join_names([plain_name(c).lower() for c in segment_categories])
     if shared:
@@ -208,8 +210,9 @@ def explain_segment(categories: tuple[CategoryShare, ...], segment_categories: t
         parts.append(f"Value tier: {tier}.")
     else:
         parts.append("No purchases with a price yet, so no value tier.")
-    return SegmentWhy(categories, segment_categories, shared, tier, tier_share, top_tier,
-                      top_share, " ".join(parts))
+    return SegmentWhy(categories, segment_categories,
+                      tuple(plain_name(c) for c in segment_categories), shared, tier, tier_share,
+                      top_tier, top_share, " ".join(parts))
 
 
 class UserRepository:
@@ -299,7 +302,7 @@ class UserRepository:
         seg = found[0]
         rows = self.store.read("api/get_user_categories", user=user, limit=WHY_CATEGORIES)
         total = float(rows[0]["total"] or 0.0) if rows else 0.0
-        cats = tuple(CategoryShare(str(c), float(w) / total)
+        cats = tuple(CategoryShare(str(c), float(w) / total, plain_name(str(c)))
                      for c, w in zip(rows[0]["categories"] or (), rows[0]["weights"] or ())
                      ) if rows and total > 0 else ()
         tiers = dict(zip([str(t) for t in seg["tiers"] or ()],

@@ -158,11 +158,12 @@ function tierBar(tiers, size) {
   return [bar, caption];
 }
 
-function riskBadge(risk) {
-  if (!isNum(risk)) return el("span", { class: "muted" }, "–");
+function riskBadge(risk, basis) {
+  // The basis says how the figure was made (BG/NBD or recency), or why there is none.
+  if (!isNum(risk)) return el("span", { class: "muted", title: basis || "no churn estimate" }, "–");
   const level = risk < 0.35 ? "low" : risk < 0.65 ? "mid" : "high";
-  const text = risk > 0 && risk < 0.01 ? "<1%" : fmtPct.format(risk);
-  return el("span", { class: `risk ${level}`, title: `${level} churn risk (${(100 * risk).toFixed(2)}%)` }, text);
+  const text = risk < 0.1 ? `${(100 * risk).toFixed(1)}%` : fmtPct.format(risk);
+  return el("span", { class: `risk ${level}`, title: `${level} churn risk (${(100 * risk).toFixed(1)}%)${basis ? `; ${basis}` : ""}` }, text);
 }
 
 function renderSegments(payload) {
@@ -191,13 +192,13 @@ function renderSegments(payload) {
         el("span", { class: "swatch", vars: { "--c": colour }, "aria-hidden": "true" }),
         el("div", {},
           el("div", { class: "seg-label" }, s.label || s.id),
-          el("div", { class: "seg-cats" }, (s.top_categories || []).slice(0, 4).map((c) => c.toLowerCase()).join(" · "))))),
+          el("div", { class: "seg-cats" }, segmentCategoryWords(s).slice(0, 4).join(" · "))))),
       el("td", { class: "num" }, fmtInt.format(s.size || 0),
         el("span", { class: "share", title: `${fmtPct.format(share)} of users` },
           el("span", { vars: { "--c": colour, "--w": `${100 * share}%` } }))),
       el("td", {}, tierBar(s.tiers, s.size)),
       el("td", { class: "num" }, isNum(s.avg_expected_value) ? fmtMoney.format(s.avg_expected_value) : "–"),
-      el("td", { class: "num" }, riskBadge(s.avg_churn_risk)));
+      el("td", { class: "num" }, riskBadge(s.avg_churn_risk, s.churn_basis)));
       return row;
     }));
   }
@@ -212,12 +213,18 @@ function renderSegments(payload) {
     segments.length ? ` · ${fmtInt.format(total)} users in ${segments.length} segments` : "");
 }
 
+function segmentCategoryWords(s) {
+  const cats = s.categories && s.categories.length ? s.categories.map((c) => c.label || c.name) : s.top_categories || [];
+  return cats.map((c) => String(c).toLowerCase());
+}
+
 function selectSegment(id) {
   state.selectedSegment = state.selectedSegment === id ? null : id;
   for (const row of document.querySelectorAll("#segments-body tr[data-segment]")) {
     row.classList.toggle("selected", row.dataset.segment === state.selectedSegment);
   }
   styleMap();
+  renderBrief(state.selectedSegment || id);
 }
 
 // ---- segment map --------------------------------------------------------------------------------
@@ -324,6 +331,146 @@ function renderMapLegend(datasets) {
     `${short(ds.label, 34)} (${fmtInt.format(ds.data.length)})`))));
 }
 
+// ---- segment brief ------------------------------------------------------------------------------
+
+const fmtLift = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+function versus(value, base, format) {
+  if (!isNum(value)) return el("span", { class: "muted" }, "–");
+  const arrow = isNum(base) && base !== 0 ? (value > base * 1.05 ? "▲" : value < base * 0.95 ? "▼" : "") : "";
+  return el("span", {}, format(value), arrow ? el("span", { class: "trend", "aria-hidden": "true" }, ` ${arrow}`) : null);
+}
+
+function compareRow(label, value, base, format) {
+  return el("tr", {},
+    el("th", { scope: "row" }, label),
+    el("td", { class: "num" }, versus(value, base, format)),
+    el("td", { class: "num muted" }, isNum(base) ? format(base) : "–"));
+}
+
+function renderBrief(id) {
+  const box = $("#segment-brief");
+  const s = state.segments.find((x) => x.id === id);
+  if (!s) {
+    box.dataset.state = "empty";
+    box.replaceChildren(el("p", { class: "muted" }, state.segments.length ? "No segment selected." : "No segments yet."));
+    return;
+  }
+  box.dataset.state = "ready";
+  box.dataset.segment = s.id;
+  $("#brief-note").textContent = "Click another segment in the table to read its brief";
+  const colour = state.colours.get(s.id) || "#999";
+  const cats = s.categories || [];
+  const maxLift = Math.max(...cats.map((c) => (isNum(c.lift) ? c.lift : 0)), 1);
+  const b = s.behaviour || {};
+  const base = s.base_behaviour || {};
+  const days = (v) => `${fmtInt.format(v)} d`;
+  const count = (v) => fmtLift.format(v);
+  box.replaceChildren(
+    el("div", { class: "brief-head" },
+      el("span", { class: "swatch", vars: { "--c": colour }, "aria-hidden": "true" }),
+      el("h3", { class: "brief-label" }, s.label || s.id),
+      el("span", { class: "muted" }, `${fmtInt.format(s.size || 0)} customers` + (isNum(s.share) ? ` · ${fmtPct.format(s.share)} of the base` : ""))),
+    el("p", { class: "brief-text" }, s.brief || "No brief for this segment (refreshed before briefs existed)."),
+    el("div", { class: "brief-grid" },
+      el("div", {},
+        el("h4", {}, "Buys more often than the base"),
+        el("ul", { class: "lifts" }, cats.map((c) => el("li", {},
+          el("span", { class: "lift-name" }, c.label || c.name),
+          el("span", { class: "lift-bar", title: `${fmtPct.format(c.share || 0)} of members; ${fmtLift.format(c.lift || 0)}× the base rate` },
+            el("span", { vars: { "--w": `${(100 * (c.lift || 0)) / maxLift}%`, "--c": colour } })),
+          el("span", { class: "num" }, isNum(c.lift) ? `${fmtLift.format(c.lift)}×` : "–"))))),
+      el("div", {},
+        el("h4", {}, "Value"),
+        tierBar(s.tiers, s.size),
+        el("table", { class: "compare" },
+          el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", { class: "num" }, "segment"), el("th", { class: "num" }, "base"))),
+          el("tbody", {},
+            compareRow("Expected 90-day value", s.avg_expected_value, s.base_expected_value, (v) => fmtMoney.format(v)),
+            compareRow("Churn risk", s.avg_churn_risk, s.base_churn_risk, (v) => fmtPct.format(v)),
+            compareRow("Days since last purchase", b.recency_days, base.recency_days, days),
+            compareRow("Purchase days", b.frequency, base.frequency, count),
+            compareRow("Spend per purchase day", b.order_value, base.order_value, (v) => fmtMoney.format(v)),
+            compareRow("Items per purchase day", b.items_per_order, base.items_per_order, count))),
+        el("p", { class: "basis" }, `Churn: ${s.churn_basis || "not estimated"}.`))));
+}
+
+// ---- segment movements and drift ----------------------------------------------------------------
+
+function renderDrift(drift) {
+  const box = $("#drift");
+  if (!drift || !drift.users) {
+    box.replaceChildren();
+    return;
+  }
+  box.classList.toggle("due", Boolean(drift.due));
+  box.replaceChildren(
+    el("strong", {}, drift.due ? "Re-segmentation due: " : "Drift: "),
+    `${fmtPct.format(drift.share)} of ${fmtInt.format(drift.users)} users lie beyond their segment's usual distance ` +
+      `(a full re-segmentation is due above ${fmtPct.format(drift.limit)}).`);
+}
+
+function movesLabel(id, label, index) {
+  // A full refresh starts from the previous centroids: the same index is the same segment, so a
+  // previous segment takes the colour of its successor.
+  const current = state.colours.has(id) ? id : state.segments.find((s) => s.id.endsWith(`:${index}`))?.id;
+  return el("span", { class: "seg-name" },
+    el("span", { class: "swatch", vars: { "--c": state.colours.get(current) || "#c3cad6" }, "aria-hidden": "true" }),
+    label || id);
+}
+
+function renderMoves(payload) {
+  const body = $("#moves-body");
+  const table = $("#moves-table");
+  const moves = payload.moves || [];
+  table.dataset.rows = String(moves.length);
+  if (!moves.length) {
+    $("#moves-note").textContent = payload.version ? "One refresh so far" : "";
+    body.replaceChildren(el("tr", { class: "placeholder" },
+      el("td", { colspan: 3 }, "No movements yet: they appear after the next full refresh.")));
+    return;
+  }
+  $("#moves-note").textContent = `${fmtInt.format(payload.moved)} of ${fmtInt.format(payload.total)} users ` +
+    `(${fmtPct.format(payload.total ? payload.moved / payload.total : 0)}) changed segment since ${payload.previous}`;
+  // Movers first: the rows a marketer acts on; then who stayed.
+  const sorted = [...moves].sort((a, b) => (a.from_index === a.to_index) - (b.from_index === b.to_index) || b.users - a.users);
+  body.replaceChildren(...sorted.map((m) => {
+    const stayed = m.from_index === m.to_index;
+    return el("tr", { class: stayed ? "stayed" : "moved" },
+      el("td", {}, movesLabel(m.from_id, m.from_label, m.from_index)),
+      el("td", {}, stayed ? el("span", { class: "muted" }, "stayed") : movesLabel(m.to_id, m.to_label, m.to_index)),
+      el("td", { class: "num" }, fmtInt.format(m.users)));
+  }));
+}
+
+// ---- why this segment (user lookup) -------------------------------------------------------------
+
+function renderWhy(segment) {
+  const box = $("#user-why");
+  const why = segment && segment.why;
+  if (!why) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const shared = new Set(why.shared || []);
+  const chip = (name, label, extra) => el("li", { class: shared.has(name) ? "chip shared" : "chip", title: shared.has(name) ? "also distinctive of the segment" : "" }, label, extra);
+  box.hidden = false;
+  box.replaceChildren(
+    el("h3", {}, "Why this segment"),
+    el("p", { class: "why-text" }, why.text),
+    el("div", { class: "why-grid" },
+      el("div", {}, el("h4", {}, "This customer buys"),
+        el("ul", { class: "chips" }, (why.categories || []).map((c) => chip(c.category, c.label, el("small", {}, ` ${fmtPct.format(c.share)}`))))),
+      el("div", {}, el("h4", {}, "The segment over-indexes on"),
+        el("ul", { class: "chips" }, (why.segment_categories || []).map((c, i) => chip(c, (why.segment_labels || [])[i] || c)))),
+      el("div", {}, el("h4", {}, "Value tier"),
+        el("p", { class: "why-tier" },
+          el("span", { class: "swatch", vars: { "--c": TIER_COLOUR.get(why.tier) || "#c3cad6" }, "aria-hidden": "true" }),
+          why.tier || "none",
+          why.segment_tier ? el("small", { class: "muted" }, ` · segment mostly ${why.segment_tier} (${fmtPct.format(why.segment_tier_share || 0)})`) : null))));
+}
+
 // ---- user lookup --------------------------------------------------------------------------------
 
 function renderRecommendations(payload) {
@@ -363,7 +510,7 @@ function renderSummary(userId, recs, segment, value) {
     const tier = value.tier ?? value.value_tier;
     if (tier) facts.push(fact("Value tier", el("span", { class: "swatch", vars: { "--c": TIER_COLOUR.get(tier) || "#999" }, "aria-hidden": "true" }), tier));
     if (isNum(value.expected_value)) facts.push(fact("Expected value", fmtMoney.format(value.expected_value)));
-    if (isNum(value.churn_risk)) facts.push(fact("Churn risk", riskBadge(value.churn_risk)));
+    if (isNum(value.churn_risk) || value.churn_basis) facts.push(fact("Churn risk", riskBadge(value.churn_risk, value.churn_basis)));
   }
   if (recs && recs.fallback) {
     facts.push(fact("Recommendations", el("span", { class: "badge", title: "Not enough history: popular items are shown" }, "fallback")));
@@ -492,6 +639,7 @@ async function lookup(userId) {
     const [segment, value] = await Promise.all([
       api(`${path}/segment`).catch(() => null), api(`${path}/value`).catch(() => null)]);
     renderSummary(id, recs, segment, value);
+    renderWhy(segment);
     renderRecommendations(recs);
     renderGraph(graph, id, recs.user);
     showStatus("");
@@ -499,6 +647,7 @@ async function lookup(userId) {
     const unknown = err instanceof ApiError && err.status === 404;
     const message = unknown ? `No user with id “${id}”. Use the shop's own customer id.` : err.message;
     $("#user-summary").replaceChildren(el("p", { class: "muted" }, message));
+    renderWhy(null);
     $("#recommendations").replaceChildren();
     const container = $("#user-graph");
     if (state.cy) { state.cy.destroy(); state.cy = null; }
@@ -517,8 +666,12 @@ async function loadOverview() {
   const figure = $("#segment-map");
   figure.dataset.state = "loading";
   try {
-    renderSegments(await api("/segments"));
+    const segments = await api("/segments");
+    renderSegments(segments);
+    renderBrief(state.segments[0]?.id);
+    renderDrift(segments.drift);
     renderMap(await api(`/segments/map?limit=${MAP_LIMIT}`));
+    renderMoves(await api("/segments/transitions"));
     showStatus("");
     return true;
   } catch (err) {
