@@ -56,7 +56,8 @@ def test_unknown_names_and_file_types_are_clear(tmp_path: Path) -> None:
      ("PAPER CHAIN KIT 50'S CHRISTMAS", "KIT"), ("WOODEN CANVAS", "CANVAS"),
      ("JUMBO BAG RED RETROSPOT", "BAG"), ("ALARM CLOCK BAKELIKE PINK", "CLOCK"),
      ("CHARLOTTE BAG DOLLY GIRL DESIGN", "BAG"), ("GLASS CLOCHE SMALL", "CLOCHE"),
-     ("FIRE POLISHED GLASS NECKL BRONZE", "NECKLACE"), ("PINK", "PINK")],
+     ("FIRE POLISHED GLASS NECKL BRONZE", "NECKLACE"), ("PINK", "PINK"),
+     ("HEART T-LIGHT HOLDER ETCHED", "HOLDER"), ("REGENCY CAKESTAND 3 TIER", "CAKESTAND")],
 )
 def test_product_type_is_the_head_noun_without_colour_size_or_design(
         description: str, expected: str | None) -> None:

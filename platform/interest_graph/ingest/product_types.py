@@ -6,7 +6,7 @@ size, motif or design range: ``JUMBO BAG RED RETROSPOT``, ``ALARM CLOCK BAKELIKE
 type is found in two steps:
 
 1. The *candidates* of a description are its words that are not modifiers (colour, size, style,
-   range, filler), folded to the singular.
+   range, filler, or a participle such as ``ETCHED``), folded to the singular.
 2. Over the whole catalogue, a candidate that ends at least :data:`MIN_HEADS` descriptions is a
    known product noun. The product type is the rightmost known noun that is not a motif
    (``HEART``, ``BIRD``: usually a design on another product); failing that, the rightmost
@@ -38,7 +38,7 @@ COLOURS = frozenset("""
 #: Sizes, shapes and units.
 SIZES = frozenset("""
     SMALL LARGE MEDIUM MINI JUMBO GIANT BIG TINY TALL LONG SIZE CM MM SINGLE DOUBLE ROUND SQUARE
-    RECT RECTANGLE OVAL
+    RECT RECTANGLE OVAL TIER
 """.split())
 
 #: Patterns, materials, finishes and styles.
@@ -90,12 +90,18 @@ def singular(word: str) -> str:
     return word
 
 
+def _participle(word: str) -> bool:
+    """``ETCHED``, ``PAINTED``, ``JEWELLED``: describes a product, never names one (``BED`` and
+    ``SHED`` are too short to be caught)."""
+    return len(word) > 4 and word.endswith("ED")
+
+
 def candidates(description: str) -> list[str]:
     """The description's words that may name the product, in order, singular and unabbreviated."""
     out = []
     for word in _WORD.findall(description.upper()):
         folded = singular(word)
-        if word in MODIFIERS or folded in MODIFIERS or len(folded) < 3:
+        if word in MODIFIERS or folded in MODIFIERS or len(folded) < 3 or _participle(word):
             continue
         out.append(ABBREVIATIONS.get(folded, folded))
     return out
