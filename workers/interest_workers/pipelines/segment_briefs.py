@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -211,7 +211,6 @@ class SegmentBrief:
     behaviour: Behaviour
     base_behaviour: Behaviour
     text: str = ""
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def top_categories(self) -> list[str]:
