@@ -220,9 +220,12 @@ def test_segments_profiles_members_and_map(client: FlaskClient, graph: Refreshed
     assert 0 < biggest["share"] <= 1
     drift = listing["drift"]
     assert drift["users"] == users and drift["share"] <= 0.06 and drift["due"] is False
+    # The graph was refreshed twice: the second refresh started from the first one's segments
+    # and counted who moved between them.
     moves = client.get("/v1/segments/transitions", headers=READ).json
-    assert moves == {"version": graph.version, "previous": None, "moves": [], "moved": 0,
-                     "total": 0}, "one refresh so far: nothing moved"
+    assert moves is not None and moves["version"] == graph.version and moves["previous"]
+    assert moves["total"] == users and 0 <= moves["moved"] <= users
+    assert all(m["to_id"] in {s["id"] for s in segments} for m in moves["moves"])
 
     seen: list[str] = []
     tiered = 0

@@ -9,10 +9,11 @@ import re
 
 import pytest
 
+from interest_graph.api import create_app
 from interest_graph.graph.cypher import CypherCatalog
 from interest_graph.settings import REPO_ROOT
 
-from .refreshed import RefreshedGraph, graph_id
+from .refreshed import API_KEYS, READ, RefreshedGraph, graph_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -124,7 +125,7 @@ def test_segment_briefs_transitions_and_why(twice: RefreshedGraph) -> None:
     # Written at refresh time; the same table the API serves.
     moves = store.read("browser/segment_transitions")
     client = create_app(twice.settings.with_overrides(api_keys=API_KEYS)).test_client()
-    api = client.get("/v1/segments/transitions", headers=WRITE).json
+    api = client.get("/v1/segments/transitions", headers=READ).json
     assert api is not None and api["version"] == twice.version and api["previous"]
     assert sum(m["users"] for m in moves) == api["total"] > 0
     assert api["moved"] == sum(m["users"] for m in moves if not m["stayed"])

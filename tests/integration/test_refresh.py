@@ -136,9 +136,8 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
             ("viewer", returned, "view"), ("viewer", viewed, "view")])))
     subprocess.run([*CLI, "load", str(back)], env=backend_env, check=True, capture_output=True)
 
-    # A second full refresh with unchanged text encodes nothing and supersedes the first. It starts
-    # from the first one's
-    # segments and writes how many users moved between them.
+    # A second full refresh with unchanged text encodes nothing and supersedes the first. It
+    # starts from the first one's segments and writes how many users moved between them.
     again = wait(client, client.send(REFRESH_FULL))
     assert again["texts_encoded"] == 0 and again["version"] != report["version"]
     assert again["segmentation"]["warm_start"] and again["segments"] == report["segments"]

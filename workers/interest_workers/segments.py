@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from interest_graph.graph.segments import DRIFT_LIMIT
 from interest_graph.recipe import EdgeArrays
 
 from .pipelines.segment_briefs import SegmentBrief, describe_segments, members_from
 from .pipelines.segmentation import (
-    DRIFT_LIMIT,
     SavedSegments,
     SegmentModel,
     map_coordinates,

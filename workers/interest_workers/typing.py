@@ -10,6 +10,8 @@ from torch import Tensor
 
 #: ``(N, D)`` float32 matrix: embeddings, features.
 FloatArray: TypeAlias = npt.NDArray[np.float32]
+#: float64 arrays: the segment space's coordinates, shares and profiles.
+DoubleArray: TypeAlias = npt.NDArray[np.float64]
 #: ``(N,)`` integer vector of node indices.
 IndexArray: TypeAlias = npt.NDArray[np.int64]
 #: ``(2, E)`` long tensor of ``(source, target)`` node indices.
@@ -17,4 +19,4 @@ EdgeIndex: TypeAlias = Tensor
 #: ``(E,)`` float tensor of edge weights.
 EdgeWeight: TypeAlias = Tensor
 
-__all__ = ["EdgeIndex", "EdgeWeight", "FloatArray", "IndexArray", "Tensor"]
+__all__ = ["DoubleArray", "EdgeIndex", "EdgeWeight", "FloatArray", "IndexArray", "Tensor"]

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from interest_graph.ingest.product_types import join_names, plain_name
 
-from ..typing import FloatArray, IndexArray
+from ..typing import DoubleArray, IndexArray
 
 #: Distinctive categories kept per segment, and how many name it.
 TOP_CATEGORIES = 5
@@ -134,16 +134,16 @@ class Members:
     """
 
     tiers: Sequence[str | None]
-    expected_value: FloatArray
-    churn_risk: FloatArray
-    recency_days: FloatArray
-    frequency: FloatArray
-    monetary: FloatArray
-    items: FloatArray
+    expected_value: DoubleArray
+    churn_risk: DoubleArray
+    recency_days: DoubleArray
+    frequency: DoubleArray
+    monetary: DoubleArray
+    items: DoubleArray
     churn_basis: str = ""
 
 
-def _floats(values: Sequence[float | None] | FloatArray) -> FloatArray:
+def _floats(values: Sequence[float | None] | DoubleArray) -> DoubleArray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
@@ -152,7 +152,7 @@ def members_from(values: Sequence[dict[str, object]], items: Sequence[float],
     """:class:`Members` from per-user value fields (``tier``, ``expected_value``, ``churn_risk``,
     ``recency_days``, ``frequency``, ``monetary``; missing keys are unknown)."""
 
-    def col(name: str) -> FloatArray:
+    def col(name: str) -> DoubleArray:
         return _floats([v.get(name) for v in values])  # type: ignore[misc]
 
     return Members([v.get("tier") for v in values],  # type: ignore[misc]
@@ -160,17 +160,17 @@ def members_from(values: Sequence[dict[str, object]], items: Sequence[float],
                    col("frequency"), col("monetary"), _floats(list(items)), churn_basis)
 
 
-def _mean(x: FloatArray) -> float | None:
+def _mean(x: DoubleArray) -> float | None:
     x = x[np.isfinite(x)]
     return float(x.mean()) if len(x) else None
 
 
-def _median(x: FloatArray) -> float | None:
+def _median(x: DoubleArray) -> float | None:
     x = x[np.isfinite(x)]
     return float(np.median(x)) if len(x) else None
 
 
-def _per_order(numerator: FloatArray, frequency: FloatArray) -> FloatArray:
+def _per_order(numerator: DoubleArray, frequency: DoubleArray) -> DoubleArray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(frequency > 0, numerator / frequency, np.nan)
 
@@ -271,7 +271,7 @@ def describe_segments(
     briefs = []
     for s, cats in enumerate(distinctive):
         rows = np.flatnonzero(labels == s)
-        tiers = Counter(t for t in (members.tiers[i] for i in rows) if t)
+        tiers = Counter(t for t in (members.tiers[int(i)] for i in rows) if t)
         brief = SegmentBrief(
             index=s, label=words[s], size=len(rows), share=len(rows) / max(n, 1),
             categories=cats, tiers=dict(tiers.most_common()),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..typing import FloatArray
+from ..typing import DoubleArray
 
 #: Principal axes kept. Chosen with ``benchmarks/segments.py`` on Online Retail (8, 10, 12, 16, 20
 #: tried): 16 gave the best predictive lift with same-data stability ≥ 0.95; at 20 too few k were
@@ -81,9 +81,9 @@ class InterestSpace:
     """
 
     categories: tuple[str, ...]
-    idf: FloatArray
-    mean: FloatArray
-    basis: FloatArray
+    idf: DoubleArray
+    mean: DoubleArray
+    basis: DoubleArray
 
     @property
     def dims(self) -> int:
@@ -94,10 +94,11 @@ class InterestSpace:
         z = sp.csr_matrix(sp.csr_matrix(shares, dtype=np.float64).sqrt() @ sp.diags(self.idf))
         return _row_normalise(z, order=2)
 
-    def transform(self, shares: sp.csr_matrix) -> FloatArray:
+    def transform(self, shares: sp.csr_matrix) -> DoubleArray:
         """``(U, d)`` coordinates of users whose shares have this space's columns."""
         z = self.profile(shares)
-        return np.asarray(z @ self.basis) - self.mean @ self.basis
+        out: DoubleArray = np.asarray(z @ self.basis, dtype=np.float64) - self.mean @ self.basis
+        return out
 
 
 def fit_space(

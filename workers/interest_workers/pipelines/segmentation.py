@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from interest_graph.graph.segments import DRIFT_LIMIT
 from interest_graph.recipe import EdgeArrays
 
-from ..typing import FloatArray, IndexArray
+from ..typing import DoubleArray, IndexArray
 from .segment_space import DEFAULT_DIMS, InterestSpace, category_shares, fit_space
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,9 @@ class Segmentation:
     """
 
     labels: IndexArray
-    centroids: FloatArray
-    distances: FloatArray
-    distance_limit: FloatArray
+    centroids: DoubleArray
+    distances: DoubleArray
+    distance_limit: DoubleArray
     silhouette: float
     stability_by_k: dict[int, float] = field(default_factory=dict)
     warm_start: bool = False
@@ -85,7 +85,7 @@ class Segmentation:
         return int(self.centroids.shape[0])
 
 
-def map_coordinates(points: FloatArray) -> FloatArray:
+def map_coordinates(points: DoubleArray) -> DoubleArray:
     """``[n, 2]`` positions on the segment map: the interest space's first two principal axes
     (the strongest contrasts between interests), so the map shows the space segments live in."""
     x = np.asarray(points, dtype=np.float64)
@@ -103,7 +103,7 @@ def stable_sample(n: int, size: int = SAMPLE_SIZE) -> IndexArray:
     return np.unique(np.linspace(0, n - 1, size).round().astype(np.int64))
 
 
-def assign_segments(points: FloatArray, centroids: FloatArray) -> tuple[IndexArray, FloatArray]:
+def assign_segments(points: DoubleArray, centroids: DoubleArray) -> tuple[IndexArray, DoubleArray]:
     """Nearest centroid of each row: ``(labels [n], Euclidean distances [n])``."""
     x = np.asarray(points, dtype=np.float64)
     c = np.asarray(centroids, dtype=np.float64)
@@ -112,13 +112,13 @@ def assign_segments(points: FloatArray, centroids: FloatArray) -> tuple[IndexArr
     return labels, np.sqrt(np.maximum(d2[np.arange(len(labels)), labels], 0.0))
 
 
-def distance_limits(labels: IndexArray, distances: FloatArray, k: int) -> FloatArray:
+def distance_limits(labels: IndexArray, distances: DoubleArray, k: int) -> DoubleArray:
     """Each segment's :data:`DRIFT_PERCENTILE` member distance (0 for an empty segment)."""
     return np.array([float(np.percentile(distances[labels == s], DRIFT_PERCENTILE))
                      if (labels == s).any() else 0.0 for s in range(k)])
 
 
-def drift_share(labels: IndexArray, distances: FloatArray, limits: FloatArray) -> float:
+def drift_share(labels: IndexArray, distances: DoubleArray, limits: DoubleArray) -> float:
     """Share of users farther from their centroid than their segment's training limit.
 
     About ``1 − DRIFT_PERCENTILE/100`` right after a segmentation; a full re-segmentation is due
@@ -129,7 +129,7 @@ def drift_share(labels: IndexArray, distances: FloatArray, limits: FloatArray) -
     return float((np.asarray(distances) > np.asarray(limits)[np.asarray(labels)]).mean())
 
 
-def _kmeans(points: FloatArray, k: int, seed: int, init: FloatArray | None = None) -> KMeans:
+def _kmeans(points: DoubleArray, k: int, seed: int, init: DoubleArray | None = None) -> KMeans:
     # One thread: the problem is small and dense, and OpenMP threads spin when the worker shares
     # its cores (k=12 on 4,000 × 8 points: 0.16 s on one thread, 4.8 s on two busy cores).
     with threadpool_limits(1):
@@ -151,7 +151,7 @@ class KScore:
         return self.stability >= STABLE_ARI and self.smallest >= MIN_SEGMENT_SHARE
 
 
-def score_k(points: FloatArray, k: int) -> KScore:
+def score_k(points: DoubleArray, k: int) -> KScore:
     """Score k on ``points`` with k-means fits from seeds ``0..STABILITY_RUNS-1``.
 
     The probe seeds are fixed, not the refresh's seed: how many segments the data holds is a
@@ -163,7 +163,7 @@ def score_k(points: FloatArray, k: int) -> KScore:
     return KScore(float(np.mean(pairs)), smallest)
 
 
-def choose_k(points: FloatArray, k_values: Sequence[int]) -> tuple[int, dict[int, float]]:
+def choose_k(points: DoubleArray, k_values: Sequence[int]) -> tuple[int, dict[int, float]]:
     """The largest stable k whose smallest segment holds :data:`MIN_SEGMENT_SHARE` of users,
     scored on :func:`stable_sample`; the most stable k when none is. Returns ``(k, stability by
     k)``.
@@ -181,7 +181,7 @@ def choose_k(points: FloatArray, k_values: Sequence[int]) -> tuple[int, dict[int
     return best, {k: s.stability for k, s in scores.items()}
 
 
-def sample_silhouette(points: FloatArray, labels: IndexArray) -> float:
+def sample_silhouette(points: DoubleArray, labels: IndexArray) -> float:
     """Silhouette (Euclidean) on :func:`stable_sample`; 0 when the sample has one segment."""
     rows = stable_sample(len(points))
     if len(set(np.asarray(labels)[rows].tolist())) < 2:
@@ -190,11 +190,11 @@ def sample_silhouette(points: FloatArray, labels: IndexArray) -> float:
 
 
 def segment_users(
-    points: FloatArray,
+    points: DoubleArray,
     *,
     seed: int = 0,
     k_values: Sequence[int] = K_VALUES,
-    previous: FloatArray | None = None,
+    previous: DoubleArray | None = None,
     fit_on: IndexArray | None = None,
 ) -> Segmentation:
     """Segment users placed in the interest space.
@@ -221,9 +221,10 @@ def segment_users(
     if n < 2 or not candidates:
         raise ValueError(f"need more users than segments: {n} users ({distinct} distinct), "
                          f"k in {list(k_values)}")
-    warm = previous is not None and 2 <= len(previous) < n and len(previous) <= distinct
-    if warm:
-        model = _kmeans(fit_x, len(previous), seed, init=np.asarray(previous, dtype=np.float64))
+    start = None if previous is None else np.asarray(previous, dtype=np.float64)
+    warm = start is not None and 2 <= len(start) < n and len(start) <= distinct
+    if start is not None and warm:
+        model = _kmeans(fit_x, len(start), seed, init=start)
         scores: dict[int, float] = {}
     else:
         k, scores = choose_k(fit_x, candidates)
@@ -245,8 +246,8 @@ class SavedSegments:
     """
 
     space: InterestSpace
-    centroids: FloatArray
-    limits: FloatArray
+    centroids: DoubleArray
+    limits: DoubleArray
 
     @property
     def k(self) -> int:
@@ -258,11 +259,11 @@ class SavedSegments:
                 "idf": self.space.idf, "mean": self.space.mean, "basis": self.space.basis,
                 "centroids": self.centroids, "limits": self.limits}
 
-    def place(self, shares_by_name: sp.csr_matrix) -> FloatArray:
+    def place(self, shares_by_name: sp.csr_matrix) -> DoubleArray:
         """Coordinates in the saved space of users whose shares have the saved columns."""
         return self.space.transform(shares_by_name)
 
-    def fits(self, points: FloatArray) -> bool:
+    def fits(self, points: DoubleArray) -> bool:
         """Whether users placed in the saved space still fit the saved segments: at most
         :data:`DRIFT_LIMIT` of them lie beyond their segment's training distance."""
         labels, distances = assign_segments(points, self.centroids)
@@ -282,7 +283,7 @@ class SegmentModel:
 
     space: InterestSpace
     segmentation: Segmentation
-    points: FloatArray
+    points: DoubleArray
     shares: sp.csr_matrix
 
     def saved(self) -> SavedSegments:

@@ -790,7 +790,7 @@ def recency_risk(table: tuple[tuple[int | None, float, int], ...],
                  recency_days: np.ndarray | pd.Series) -> np.ndarray:
     """Churn risk of customers from their days since last purchase and a recency table."""
     rates = np.asarray([rate for _, rate, _ in table], dtype=float)
-    return rates[_bin(np.asarray(recency_days, dtype=float))]
+    return np.asarray(rates[_bin(np.asarray(recency_days, dtype=float))], dtype=float)
 
 
 def churn_basis(
