@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interest_graph.ingest.datasets import product_type, read_dataset
+from interest_graph.ingest.datasets import read_dataset
+from interest_graph.ingest.product_types import head_counts, product_type
 from interest_graph.ingest.synth import (
     EVENTS_FILE,
     ITEMS_FILE,
@@ -64,13 +65,14 @@ def test_item_copies_keep_the_product_type_with_new_real_words(base: RetailBase,
     variants = [r.title.upper() for i, r in items.items() if "-" in i]
     assert len(set(variants)) == len(variants) and not real_titles & set(variants)
     vocabulary = {w for r in base.items if r is not None for w in r.title.upper().split()}
+    heads = head_counts(r.title.upper() for r in base.items if r is not None)
     for record in base.items:
         if record is None:
             continue
         for copy in range(1, FACTOR):
             variant = items[f"{record.item_id}-{copy}"]
             assert variant.categories == record.categories
-            assert product_type(variant.title) == product_type(record.title)
+            assert product_type(variant.title, heads) == product_type(record.title, heads)
             words = variant.title.upper().split()
             assert set(words) - vocabulary <= {w for w in words if not w.isalpha()}
 

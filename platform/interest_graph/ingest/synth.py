@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError
-from .datasets import open_dataset, product_type
+from .datasets import open_dataset
+from .product_types import head_counts, product_type
 from .records import Event, ItemRecord
 
 EVENTS_FILE = "events.csv.gz"
@@ -277,13 +278,15 @@ class _Variants:
     def __init__(self, descriptions: Sequence[str], rng: np.random.Generator) -> None:
         self.rng = rng
         self.seen = set(descriptions)
+        # The catalogue's product nouns, as the dataset reader finds them (WRAP COWBOYS: a WRAP).
+        self.heads = head_counts(descriptions)
         pools: dict[str, set[str]] = {}
         every: set[str] = set()
         colours: set[str] = set()
         sizes: set[str] = set()
         for text in descriptions:
             tokens, head = self._split(text)
-            kind = product_type(text) or ""
+            kind = product_type(text, self.heads) or ""
             for token in tokens[:head]:
                 if _PURE_WORD.match(token) and token not in _FUNCTION_WORDS:
                     (colours if token in _COLOURS else sizes if token in _SIZES else
@@ -313,7 +316,7 @@ class _Variants:
     def make(self, text: str) -> str:
         """A variant of an (upper-case) description that keeps its product type."""
         tokens, head = self._split(text)
-        kind = product_type(text) or ""
+        kind = product_type(text, self.heads) or ""
         pool = self.pools.get(kind, [])
         pool = pool if len(pool) >= 4 else self.every
         for attempt in range(12):
@@ -328,7 +331,7 @@ class _Variants:
             if attempt >= 2 or not slots:  # few words to vary: add a modifier in front
                 out.insert(0, self._pick([*self.colours, *self.sizes], out, ""))
             variant = " ".join(t for t in out if t)
-            if variant not in self.seen and product_type(variant) == kind:
+            if variant not in self.seen and product_type(variant, self.heads) == kind:
                 self.seen.add(variant)
                 return variant
         variant = f"{text} {len(self.seen)}"  # keeps the head noun: numbers are not words
@@ -351,9 +354,10 @@ def _item_rows(base: RetailBase, factor: int, rng: np.random.Generator) -> Itera
                 # Prices of a product's variants differ a little (log-uniform 0.8-1.25x).
                 factor_ = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
                 price = None if record.price is None else round(record.price * factor_, 2)
-            category = product_type(title)
+            # A variant keeps its original's product type (``make`` checks it), so it keeps the
+            # category the dataset reader gave the original.
             yield [record.item_id + suffix, title, "", _number(price),
-                   "|".join([category] if category else [])]
+                   "|".join(record.categories)]
 
 
 # -- writing ------------------------------------------------------------------------------------
