@@ -24,12 +24,13 @@ from interest_graph.settings import Settings
 
 from .pipelines import segmentation
 from .pipelines.artefacts import ArtefactFormatError, Artefacts
+from .pipelines.churn import ChurnBasis
 from .pipelines.features import TextEncoder, encode_with_cache, user_features
 from .pipelines.gcn import embed_inductive
 from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
 from .pipelines.interest_model import serve
 from .pipelines.scores import explain, interest_rows, top_categories
-from .pipelines.value import ChurnBasis, customer_value, value_fields
+from .pipelines.value import customer_value, value_fields
 from .refresh import CATEGORIES_PER_USER, Progress, no_progress
 
 log = logging.getLogger(__name__)

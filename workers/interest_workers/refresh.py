@@ -28,11 +28,12 @@ from interest_graph.recipe import EdgeRecipe, graph_clock
 from interest_graph.settings import Settings
 
 from .pipelines.artefacts import Artefacts, load_segments, prune_models, save_artefacts
+from .pipelines.churn import refresh_churn_basis
 from .pipelines.features import MemoryTextCache, NodeFeatures, TextEncoder, build_node_features, text_hash
 from .pipelines.graph_build import InteractionGraph, build_graph, consumed_matrix
 from .pipelines.interest_model import FitConfig, fit, serve
 from .pipelines.scores import explain, interest_rows, similar_items, top_categories
-from .pipelines.value import customer_value, refresh_churn_basis, value_fields
+from .pipelines.value import customer_value, value_fields
 from .segments import SegmentStage, run_segment_stage
 
 log = logging.getLogger(__name__)

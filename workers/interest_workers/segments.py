@@ -16,6 +16,7 @@ import numpy as np
 from interest_graph.graph.segments import DRIFT_LIMIT
 from interest_graph.recipe import EdgeArrays
 
+from .pipelines.churn import ChurnBasis
 from .pipelines.segment_briefs import SegmentBrief, describe_segments, members_from
 from .pipelines.segmentation import (
     SavedSegments,
@@ -23,7 +24,6 @@ from .pipelines.segmentation import (
     map_coordinates,
     segment_interests,
 )
-from .pipelines.value import ChurnBasis
 
 
 def segment_id(version: str, index: int) -> str:

@@ -43,7 +43,7 @@ class Artefacts:
         segments: The interest space, centroids and drift limits.
         segment_labels: Segment label by segment index.
         value_fit: The customer-value fit (``None`` when it could not be fitted).
-        churn: :meth:`~.value.ChurnBasis.as_dict` of the refresh's churn basis.
+        churn: :meth:`~.churn.ChurnBasis.as_dict` of the refresh's churn basis.
         item_categories: Categories per item index of the model's graph.
         titles: Title per item index (what reasons cite).
     """
