@@ -416,8 +416,31 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int,
     _gunicorn(settings, host, port, workers, threads)
 
 
+def _metrics_dir(settings: Settings, port: int) -> Path:
+    """An emptied folder for the workers' shared metrics, named in ``PROMETHEUS_MULTIPROC_DIR``.
+
+    Set before any worker imports prometheus_client (which reads it at import), so every worker
+    writes its samples there and a scrape answered by any worker sums them all.
+    """
+    import os
+    import shutil
+
+    path = settings.data_dir / "metrics" / f"api-{port}"
+    shutil.rmtree(path, ignore_errors=True)  # samples of a previous run are not this run's
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
 def _gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
+
+    metrics_dir = _metrics_dir(settings, port)
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, str(metrics_dir))
 
     class _Api(BaseApplication):  # type: ignore[misc]
         """gunicorn running ``create_app`` in each worker (no preload: one driver per process)."""
@@ -426,7 +449,8 @@ def _gunicorn(settings: Settings, host: str, port: int, workers: int, threads: i
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                                "preload_app": False, "accesslog": None,
                                "worker_class": "gthread" if threads > 1 else "sync",
-                               "timeout": 60, "graceful_timeout": 20}.items():
+                               "timeout": 60, "graceful_timeout": 20,
+                               "child_exit": child_exit}.items():
                 self.cfg.set(key, value)
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25: one per user
                 self.cfg.set("control_socket_disable", True)

@@ -15,6 +15,10 @@ class GraphUnavailable(InterestGraphError):
     """The graph store cannot be reached (transient: retry with backoff)."""
 
 
+class BrokerUnavailable(InterestGraphError):
+    """The task broker or result backend cannot be reached (transient: retry with backoff)."""
+
+
 class QueryError(InterestGraphError):
     """The store rejected a query (a bug in a catalog query or bad parameters)."""
 

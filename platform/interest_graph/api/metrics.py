@@ -1,106 +1,121 @@
-"""``GET /metrics``: Prometheus text format, hand-written (no extra dependency).
+"""``GET /metrics``: Prometheus metrics with ``prometheus_client``, whole-server under gunicorn.
 
-Request counts and latency histograms per endpoint, method and status, for this process (under
-gunicorn each worker has its own; scrape through a per-worker port or sum in Prometheus), plus
-the graph's counts (cached for ``GRAPH_COUNTS_TTL_S``: they scan the graph).
+Request counts and latency histograms per endpoint, method and status, and events accepted,
+duplicate and rejected by ``POST /v1/events``. Under gunicorn (``interestgraph serve``) every
+worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR`` and a scrape, whichever worker answers
+it, sums them all (``prometheus_client`` multiprocess mode), so two scrapes agree. Without that
+variable (``--dev``, tests) the process's own registry is served.
+
+Read from the graph at scrape time (cached for ``GRAPH_COUNTS_TTL_S``: they scan it): node and
+edge counts, the age of the active full refresh and of the incremental watermark, and the stage
+durations of the newest full refresh, for alerts such as "no full refresh for 2 days".
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
+from ..graph import GraphStore
 from . import extensions as ext
 
 bp = Blueprint("metrics", __name__)
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 GRAPH_COUNTS_TTL_S = 30.0
 
+disable_created_metrics()  # *_created series add nothing an alert uses
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter("interestgraph_http_requests", "HTTP requests by endpoint, method, status.",
+                   ["endpoint", "method", "status"], registry=REGISTRY)
+LATENCY = Histogram("interestgraph_http_request_duration_seconds", "Request latency.",
+                    ["endpoint", "method", "status"], buckets=BUCKETS, registry=REGISTRY)
+EVENTS = Counter("interestgraph_events", "Events posted to the API by outcome "
+                 "(accepted, duplicate, rejected).", ["outcome"], registry=REGISTRY)
 
-class RequestMetrics:
-    """Thread-safe counters and histograms keyed by (endpoint, method, status)."""
 
-    def __init__(self) -> None:
+def count_events(accepted: int, duplicates: int, rejected: int) -> None:
+    """Count one ``POST /v1/events`` batch."""
+    for outcome, n in (("accepted", accepted), ("duplicate", duplicates), ("rejected", rejected)):
+        if n:
+            EVENTS.labels(outcome).inc(n)
+
+
+class GraphCollector(Collector):
+    """Gauges read from the graph when scraped, cached for ``GRAPH_COUNTS_TTL_S``."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
         self._lock = threading.Lock()
-        self.counts: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.sums: dict[tuple[str, str, str], float] = defaultdict(float)
-        self.buckets: dict[tuple[str, str, str], list[int]] = {}
-        self._graph: tuple[float, dict[str, Any]] | None = None
+        self._cached: tuple[float, dict[str, Any]] | None = None
 
-    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        key = (endpoint, method, str(status))
+    def _read(self) -> dict[str, Any]:
         with self._lock:
-            self.counts[key] += 1
-            self.sums[key] += seconds
-            hist = self.buckets.setdefault(key, [0] * len(BUCKETS))
-            for n, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    hist[n] += 1
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > GRAPH_COUNTS_TTL_S:
+                counts = self.store.read("stats/count_graph")
+                state = self.store.read("refresh/read_state")
+                history = self.store.read("refresh/refresh_history", limit=10)
+                self._cached = (now, {"counts": counts[0] if counts else {},
+                                      "state": state[0] if state else {}, "history": history})
+            return self._cached[1]
 
-    def graph_counts(self) -> dict[str, Any]:
-        now = time.monotonic()
-        if self._graph is None or now - self._graph[0] > GRAPH_COUNTS_TTL_S:
-            row = ext.store().read("stats/count_graph")[0]
-            self._graph = (now, row)
-        return self._graph[1]
-
-    def render(self) -> str:
-        lines = [
-            "# HELP interestgraph_http_requests_total HTTP requests by endpoint, method, status.",
-            "# TYPE interestgraph_http_requests_total counter",
-        ]
-        with self._lock:
-            keys = sorted(self.counts)
-            counts = dict(self.counts)
-            sums = dict(self.sums)
-            buckets = {k: list(v) for k, v in self.buckets.items()}
-        for key in keys:
-            lines.append(f"interestgraph_http_requests_total{{{_labels(key)}}} {counts[key]}")
-        lines += [
-            "# HELP interestgraph_http_request_duration_seconds Request latency.",
-            "# TYPE interestgraph_http_request_duration_seconds histogram",
-        ]
-        for key in keys:
-            labels = _labels(key)
-            for bound, count in zip(BUCKETS, buckets[key], strict=True):
-                lines.append("interestgraph_http_request_duration_seconds_bucket"
-                             f"{{{labels},le=\"{bound}\"}} {count}")
-            lines.append("interestgraph_http_request_duration_seconds_bucket"
-                         f"{{{labels},le=\"+Inf\"}} {counts[key]}")
-            lines.append(f"interestgraph_http_request_duration_seconds_sum{{{labels}}} "
-                         f"{sums[key]:.6f}")
-            lines.append(f"interestgraph_http_request_duration_seconds_count{{{labels}}} "
-                         f"{counts[key]}")
-        graph = self.graph_counts()
-        lines += ["# HELP interestgraph_graph_nodes Nodes in the graph by label.",
-                  "# TYPE interestgraph_graph_nodes gauge"]
+    def collect(self) -> Iterator[Metric]:
+        data = self._read()
+        counts, state = data["counts"], data["state"]
+        nodes = GaugeMetricFamily("interestgraph_graph_nodes", "Nodes in the graph by label.",
+                                  labels=["label"])
         for label, column in (("User", "users"), ("Item", "items"), ("Category", "categories"),
                               ("Event", "events")):
-            lines.append(f'interestgraph_graph_nodes{{label="{label}"}} {int(graph[column] or 0)}')
-        lines += ["# HELP interestgraph_graph_interaction_edges INTERACTED edges.",
-                  "# TYPE interestgraph_graph_interaction_edges gauge",
-                  f"interestgraph_graph_interaction_edges {int(graph['edges'] or 0)}"]
-        return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(key: tuple[str, str, str]) -> str:
-    endpoint, method, status = key
-    return f'endpoint="{_escape(endpoint)}",method="{_escape(method)}",status="{status}"'
+            nodes.add_metric([label], float(counts.get(column) or 0))
+        yield nodes
+        yield GaugeMetricFamily("interestgraph_graph_interaction_edges", "INTERACTED edges.",
+                                value=float(counts.get("edges") or 0))
+        now = time.time()
+        done = GaugeMetricFamily(
+            "interestgraph_refresh_last_success_timestamp_seconds",
+            "When the active full refresh completed, and the incremental watermark (epoch s).",
+            labels=["kind"])
+        age = GaugeMetricFamily("interestgraph_refresh_age_seconds",
+                                "Seconds since the last successful refresh of each kind.",
+                                labels=["kind"])
+        for kind, value in (("full", state.get("completed_at")),
+                            ("incremental", state.get("watermark"))):
+            if value is not None:
+                done.add_metric([kind], float(value))
+                age.add_metric([kind], max(0.0, now - float(value)))
+        yield done
+        yield age
+        stages = GaugeMetricFamily("interestgraph_refresh_stage_seconds",
+                                   "Stage durations of the newest finished full refresh.",
+                                   labels=["stage"])
+        newest = next((r for r in data["history"] if r.get("kind") == "full"
+                       and r.get("status") == "active" and r.get("stages")), None)
+        if newest is not None:
+            for stage, seconds in zip(newest["stages"], newest["stage_seconds"] or []):
+                stages.add_metric([str(stage)], float(seconds))
+        yield stages
 
 
 def init_metrics(app: Flask) -> None:
     """Time every request and count it under its endpoint name (never its raw path)."""
-    metrics = RequestMetrics()
-    app.extensions["metrics"] = metrics
 
     @app.before_request
     def _start_timer() -> None:
@@ -110,16 +125,32 @@ def init_metrics(app: Flask) -> None:
     def _record(response: Response) -> Response:
         started = g.get("started")
         if started is not None:
-            metrics.observe(request.endpoint or "unmatched", request.method,
-                            response.status_code, time.perf_counter() - started)
+            labels = (request.endpoint or "unmatched", request.method, str(response.status_code))
+            REQUESTS.labels(*labels).inc()
+            LATENCY.labels(*labels).observe(time.perf_counter() - started)
         return response
+
+
+def _process_metrics() -> bytes:
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def _graph_metrics() -> bytes:
+    registry = current_app.extensions.get("graph_metrics")
+    if registry is None:  # one per app, so its cache lives across scrapes
+        registry = CollectorRegistry()
+        registry.register(GraphCollector(ext.store()))
+        current_app.extensions["graph_metrics"] = registry
+    return generate_latest(registry)
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus exposition format 0.0.4."""
-    from flask import current_app
-
-    text = current_app.extensions["metrics"].render()
-    return Response(text, mimetype="text/plain", headers={"Content-Type":
-                                                          "text/plain; version=0.0.4; charset=utf-8"})
+    """Prometheus text exposition format."""
+    text = _process_metrics() + _graph_metrics()
+    return Response(text, headers={"Content-Type": CONTENT_TYPE_LATEST})

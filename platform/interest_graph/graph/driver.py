@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -135,21 +136,32 @@ class FalkorStore:
     def __init__(self, host: str, port: int, graph: str, catalog: CypherCatalog,
                  password: str | None = None, *, connect_timeout_s: float = 2.0,
                  query_timeout_s: float | None = None) -> None:
-        import falkordb
         import redis
 
         self._redis_errors = redis
         self.catalog = catalog
         self.graph_name = graph
-        try:
-            # A down server fails within connect_timeout_s; a query (one socket read) may take
-            # up to query_timeout_s, which must cover the longest refresh write.
-            self._db = falkordb.FalkorDB(host=host, port=port, password=password or None,
-                                         socket_connect_timeout=connect_timeout_s,
-                                         socket_timeout=query_timeout_s)
-        except redis.RedisError as exc:
-            raise GraphUnavailable(f"FalkorDB at {host}:{port} is unreachable: {exc}") from exc
-        self._graph = self._db.select_graph(graph)
+        # Every socket operation is bounded and not retried inside the client, so a stopped or
+        # frozen server fails within the timeout; the client reconnects by itself when it
+        # returns. A query (one socket read) may take up to query_timeout_s, which must cover
+        # the longest refresh write.
+        self._options = dict(host=host, port=port, password=password or None,
+                             socket_connect_timeout=connect_timeout_s,
+                             socket_timeout=query_timeout_s)
+        self._connecting = threading.Lock()
+        self._db: Any = None
+        self._graph: Any = None
+
+    def _connected(self) -> Any:
+        """The graph handle, connecting on first use (a server down at start is a 503, not a crash)."""
+        if self._graph is None:
+            import falkordb
+
+            with self._connecting, self._translate("connect"):
+                if self._graph is None:
+                    self._db = falkordb.FalkorDB(**self._options)
+                    self._graph = self._db.select_graph(self.graph_name)
+        return self._graph
 
     @contextmanager
     def _translate(self, name: str) -> Iterator[None]:
@@ -170,10 +182,11 @@ class FalkorStore:
         header, query_params = encoded if encoded is not None else self._encode(params)
         try:
             with self._translate(name):
+                graph = self._connected()
                 if read_only:
-                    result = self._graph.ro_query(header + text, query_params)
+                    result = graph.ro_query(header + text, query_params)
                 else:
-                    result = self._graph.query(header + text, query_params)
+                    result = graph.query(header + text, query_params)
         except QueryError as exc:
             # A graph that was never written has no key yet: reading it finds nothing.
             if read_only and "empty key" in str(exc):
@@ -204,14 +217,14 @@ class FalkorStore:
     def explain(self, name: str) -> None:
         text = self.catalog[name].text
         with self._translate(name):
-            self._graph.explain(text, explain_params(text))
+            self._connected().explain(text, explain_params(text))
 
     def init_schema(self) -> None:
         for name in sorted(n for n in self.catalog if n.startswith("schema/")):
             for statement in self.catalog[name].statements():
                 try:
                     with self._translate(name):
-                        self._graph.query(statement)
+                        self._connected().query(statement)
                 except QueryError as exc:
                     # FalkorDB has no IF NOT EXISTS for indexes: an existing one is success.
                     if "already indexed" not in str(exc) and "already exists" not in str(exc):
@@ -219,19 +232,22 @@ class FalkorStore:
 
     def ping(self) -> None:
         with self._translate("ping"):
+            self._connected()
             self._db.connection.ping()
 
     def clear(self) -> None:
         """Delete the whole graph (tests and ``interestgraph reset``)."""
         try:
             with self._translate("clear"):
-                self._graph.delete()
+                self._connected().delete()
         except QueryError as exc:
             if "empty key" not in str(exc).lower():
                 raise
         self._graph = self._db.select_graph(self.graph_name)
 
     def close(self) -> None:
+        if self._db is None:
+            return
         try:
             self._db.connection.close()
         except Exception:  # noqa: BLE001 - closing must not raise

@@ -12,6 +12,7 @@ import redis
 from celery import Task, shared_task
 
 from interest_graph.errors import GraphUnavailable
+from interest_graph.tasks import bounded_redis
 
 from .. import incremental, refresh, resources
 from ..pipelines.artefacts import load_artefacts
@@ -61,7 +62,7 @@ def _run_locked(task: Task, lock: str, busy: str,
                 work: Callable[[Callable[[str, float], None]], dict[str, Any]]) -> dict[str, Any]:
     """Run ``work`` under ``lock``, reporting its progress in the task's state."""
     settings = resources.settings()
-    client = redis.Redis.from_url(settings.broker())
+    client = bounded_redis(settings.broker(), settings.broker_timeout_s)
     try:
         with held_lock(client, lock, settings.refresh_lock_ttl_s) as acquired:
             if not acquired:
@@ -76,9 +77,15 @@ def _run_locked(task: Task, lock: str, busy: str,
         client.close()
 
 
+# Transient: the store or the broker is away. Retried with jittered exponential backoff: a full
+# refresh for up to ~40 minutes, an incremental one for up to ~7 (the next scheduled incremental
+# refresh covers the same changes anyway).
+TRANSIENT = (GraphUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 @shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
-    name="interest.refresh.full", bind=True, autoretry_for=(GraphUnavailable,),
-    retry_backoff=True, retry_backoff_max=300, max_retries=5, acks_late=True)
+    name="interest.refresh.full", bind=True, autoretry_for=TRANSIENT,
+    retry_backoff=True, retry_backoff_max=300, max_retries=15, acks_late=True)
 def refresh_full(self: Task) -> dict[str, Any]:
     """Train, score everything and segment; one at a time (a lock with expiry)."""
     return _run_locked(self, FULL_LOCK, "a full refresh is already running", lambda progress: (
@@ -87,8 +94,8 @@ def refresh_full(self: Task) -> dict[str, Any]:
 
 
 @shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
-    name="interest.refresh.incremental", bind=True, autoretry_for=(GraphUnavailable,),
-    retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True)
+    name="interest.refresh.incremental", bind=True, autoretry_for=TRANSIENT,
+    retry_backoff=True, retry_backoff_max=60, max_retries=12, acks_late=True)
 def refresh_incremental(self: Task) -> dict[str, Any]:
     """Re-score what changed since the watermark with the saved model; returns at once if nothing."""
     return _run_locked(self, INCREMENTAL_LOCK, "an incremental refresh is already running",
