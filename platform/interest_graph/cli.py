@@ -307,7 +307,10 @@ def refresh(ctx: click.Context, kind: str, wait: bool, timeout: float, as_json: 
 @click.pass_context
 def demo(ctx: click.Context, source: str, n_users: int) -> None:
     """The main job on the embedded default: start the server, load a dataset, run a full refresh
-    through a real worker, and report segments, interests with reasons and stage timings."""
+    through a real worker, and report segments, interests with reasons and stage timings.
+
+    SOURCE is a public dataset's name (online-retail, ml-100k, amazon-magazine) or your own data
+    in the generic format: a folder with events.csv (or .jsonl) and optionally items.csv."""
     import subprocess
     import time
 

@@ -49,6 +49,34 @@ def test_unknown_names_and_file_types_are_clear(tmp_path: Path) -> None:
         open_dataset(tmp_path / "events.parquet")
 
 
+def test_without_the_datasets_folder_the_error_says_what_to_get_and_where(tmp_path: Path) -> None:
+    absent = tmp_path / "shared" / "datasets"
+    with pytest.raises(DatasetError) as info:
+        open_dataset("online-retail", absent)
+    message = str(info.value)
+    assert f"{absent} does not exist" in message and "INTERESTGRAPH_DATASETS_DIR" in message
+    for publisher, source, path in (
+            ("UCI Machine Learning Repository", "archive.ics.uci.edu/dataset/352",
+             absent / "online-retail" / "online_retail.csv.gz"),
+            ("GroupLens Research", "grouplens.org/datasets/movielens/100k",
+             absent / "ml-100k" / "u.data.gz"),
+            ("Julian McAuley", "nijianmo.github.io/amazon",
+             absent / "amazon-magazine-subscriptions" / "Magazine_Subscriptions_5.json.gz")):
+        assert publisher in message and source in message and str(path) in message
+    assert "interestgraph demo PATH" in message
+
+
+def test_a_missing_file_names_only_its_dataset(tmp_path: Path) -> None:
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data.gz").write_bytes(b"")
+    with pytest.raises(DatasetError) as info:
+        open_dataset("ml-100k", tmp_path)
+    message = str(info.value)
+    assert f"missing {tmp_path / 'ml-100k' / 'u.item.gz'}, {tmp_path / 'ml-100k' / 'u.genre.gz'}" \
+        in message
+    assert "GroupLens" in message and "UCI" not in message
+
+
 @pytest.mark.parametrize(
     ("description", "expected"),
     [("WHITE HANGING HEART T-LIGHT HOLDER", "HOLDER"), ("SET 7 BABUSHKA NESTING BOXES", "BOX"),

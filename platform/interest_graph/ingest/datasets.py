@@ -27,9 +27,11 @@ from typing import IO, Any
 from ..errors import DatasetError
 from .product_types import head_counts, product_type
 from .records import Event, ItemRecord, RecordError, parse_event, parse_item
+from .sources import PUBLIC_DATASETS, how_to_get
 
 Record = Event | ItemRecord | RecordError
-DATASET_NAMES = ("online-retail", "ml-100k", "amazon-magazine")
+DATASET_NAMES = tuple(PUBLIC_DATASETS)
+DEFAULT_DATASETS_DIR = Path("../shared/datasets")
 _PRODUCT_CODE = re.compile(r"^\d{5}")
 
 
@@ -307,25 +309,22 @@ def open_dataset(name_or_path: str | Path, datasets_dir: Path | None = None) -> 
     """
     name = str(name_or_path)
     if name in DATASET_NAMES:
-        if datasets_dir is None or not datasets_dir.is_dir():
+        source = PUBLIC_DATASETS[name]
+        folder_missing = datasets_dir is None or not datasets_dir.is_dir()
+        datasets_dir = Path(datasets_dir or DEFAULT_DATASETS_DIR).resolve()
+        if folder_missing:
             raise DatasetError(
-                f"dataset {name!r} needs the shared datasets folder; set INTERESTGRAPH_DATASETS_DIR"
-                f" (looked in {datasets_dir})"
-            )
+                f"dataset {name!r}: the datasets folder {datasets_dir} does not exist. Set "
+                "INTERESTGRAPH_DATASETS_DIR to the folder holding the public datasets, or create "
+                f"it with these files:\n{how_to_get(datasets_dir)}")
+        if missing := source.missing(datasets_dir):
+            raise DatasetError(
+                f"dataset {name!r}: missing {', '.join(str(p) for p in missing)}. To get it:\n"
+                f"{how_to_get(datasets_dir, [name])}")
         if name == "online-retail":
-            path = datasets_dir / "online-retail" / "online_retail.csv.gz"
-            if not path.exists():
-                raise DatasetError(f"missing {path}")
-            return OnlineRetailReader(name, (path,))
-        if name == "ml-100k":
-            folder = datasets_dir / "ml-100k"
-            if not (folder / "u.data.gz").exists():
-                raise DatasetError(f"missing {folder / 'u.data.gz'}")
-            return MovieLensReader(name, (folder,))
-        folder = datasets_dir / "amazon-magazine-subscriptions"
-        if not folder.is_dir():
-            raise DatasetError(f"missing {folder}")
-        return AmazonMagazineReader(name, (folder,))
+            return OnlineRetailReader(name, tuple(source.paths(datasets_dir)))
+        reader = MovieLensReader if name == "ml-100k" else AmazonMagazineReader
+        return reader(name, (datasets_dir / source.folder,))
     path = Path(name_or_path)
     if path.is_dir():
         events = _find(path, "events")
