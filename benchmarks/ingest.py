@@ -1,6 +1,6 @@
 """Ingest throughput on UCI Online Retail: the platform, the raw store, a naive loop — one run.
 
-    python benchmarks/ingest.py [--dataset online-retail] [--naive-events 3000]
+    python benchmarks/ingest.py [--dataset online-retail] [--naive-events 3000] [--fsync both]
     eval "$(make neo4j)"; python benchmarks/ingest.py      # Neo4j too, side by side
 
 Prints one JSON object as its last line:
@@ -15,6 +15,11 @@ Prints one JSON object as its last line:
 * ``naive_eps``: the same job one query per event, as a naive integration writes it: skip a
   known event id, else mark it and MERGE user, item and edge (first ``--naive-events`` events).
 * ``load_eps``: ``interestgraph load`` end to end, CSV parsing included.
+* ``--fsync``: the embedded server's append-only-file policy for the run, ``always`` (the
+  default: fsync before answering, acknowledged events survive a crash) or ``everysec``; ``both``
+  also times the platform alternately under each, twice each: ``platform_eps_by_fsync`` holds the
+  mean of each, and ``batch20_eps_by_fsync`` the same for the first 20,000 events in batches of
+  20 (as API clients post them: one fsync per batch).
 
 Every phase uses a fresh graph: in a throw-away embedded server, and on Neo4j in its database.
 """
@@ -24,10 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import redis
 
 from interest_graph.graph import open_store
 from interest_graph.graph.ingest import IngestRepository
@@ -36,6 +44,40 @@ from interest_graph.ingest.ingestor import aggregate_batch, item_row
 from interest_graph.ingest.loading import load_source, make_ingestor
 from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
+
+SMALL_EVENTS = 20000
+
+
+def set_fsync(settings: Settings, mode: str) -> None:
+    """Switch the running embedded server's append-only-file fsync policy."""
+    status = EmbeddedServer(settings.data_dir).status()
+    assert status is not None
+    client = redis.Redis(port=status.port)
+    try:
+        client.config_set("appendfsync", mode)
+    finally:
+        client.close()
+
+
+def compare_fsync(store, settings: Settings, data) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+    """The platform's events per second under each fsync policy, alternating, twice each: in
+    batches of BATCH_SIZE, and the first SMALL_EVENTS events in batches of 20."""
+    bulk: dict[str, list[float]] = {}
+    small: dict[str, list[float]] = {}
+    records = [*data.items.values(), *data.events]
+    small_events = data.events[:SMALL_EVENTS]
+    for mode in ["always", "everysec"] * 2:
+        set_fsync(settings, mode)
+        for out, config, recs, n in ((bulk, settings, records, len(data.events)),
+                                     (small, settings.with_overrides(batch_size=20),
+                                      [*data.items.values(), *small_events], len(small_events))):
+            ingestor = make_ingestor(config, fresh(store))
+            started = time.perf_counter()
+            ingestor.run(recs, pipelined=out is bulk)
+            out.setdefault(mode, []).append(n / (time.perf_counter() - started))
+    set_fsync(settings, "always")
+    return {"platform_eps_by_fsync": {k: round(statistics.mean(v), 1) for k, v in bulk.items()},
+            "batch20_eps_by_fsync": {k: round(statistics.mean(v), 1) for k, v in small.items()}}
 
 
 def fresh(store) -> IngestRepository:  # type: ignore[no-untyped-def]
@@ -92,6 +134,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="online-retail")
     parser.add_argument("--naive-events", type=int, default=3000)
+    parser.add_argument("--fsync", choices=["always", "everysec", "both"], default="always",
+                        help="the embedded server's appendfsync for the run ('both': compare)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ig-bench-") as tmp:
@@ -99,6 +143,11 @@ def main() -> None:
         data = read_dataset(args.dataset, settings.datasets_dir)
         store = open_store(settings)
         try:
+            fsync: dict[str, dict[str, float]] = {}
+            if args.fsync == "both":
+                fsync = compare_fsync(store, settings, data)
+            else:
+                set_fsync(settings, args.fsync)
             falkor = measure(store, settings, data, args.naive_events)
             # -- end to end from the file ------------------------------------------------
             fresh(store)
@@ -130,6 +179,8 @@ def main() -> None:
         "platform_vs_raw": round(falkor["platform"] / falkor["raw"], 3),
         "platform_vs_naive": round(falkor["platform"] / falkor["naive"], 1),
         "naive_events": falkor["naive_events"],
+        "fsync": args.fsync,
+        **fsync,
     }
     if neo4j is not None:
         result.update({

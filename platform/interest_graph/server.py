@@ -8,6 +8,7 @@ start for the same data directory reuses it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -110,6 +111,12 @@ class EmbeddedServer:
             return ServerStatus(pid, port, self.data_dir)
         return None
 
+    def _last_port(self) -> int | None:
+        try:
+            return int(json.loads(self.state_file.read_text())["port"])
+        except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError):
+            return None
+
     def _choose_port(self) -> int:
         if self.requested_port is not None:
             if not _port_free(self.requested_port):
@@ -118,9 +125,10 @@ class EmbeddedServer:
                     "INTERESTGRAPH_EMBEDDED_PORT to a free port"
                 )
             return self.requested_port
-        port = self._default_port()
-        if _port_free(port):
-            return port
+        # After a crash, come back on the port the clients already use.
+        for port in (self._last_port(), self._default_port()):
+            if port is not None and _port_free(port):
+                return port
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             return int(sock.getsockname()[1])
@@ -134,8 +142,16 @@ class EmbeddedServer:
         running = self.status()
         if running is not None:
             return running
-        redis_server, module = _binaries()
         self.server_dir.mkdir(parents=True, exist_ok=True)
+        # Processes that find the server gone (API, workers, CLI) may start it at the same moment:
+        # one starts it, the others wait here and then find it running.
+        with (self.server_dir / "start.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            running = self.status()
+            return running if running is not None else self._launch(timeout)
+
+    def _launch(self, timeout: float) -> ServerStatus:
+        redis_server, module = _binaries()
         port = self._choose_port()
         pidfile = self.server_dir / "redis.pid"
         logfile = self.server_dir / "redis.log"

@@ -12,8 +12,6 @@ run once per backend; ``--backend falkordb|neo4j`` picks one.
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -21,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from harness import retail_records, write_folder
 
 from interest_graph.graph import GraphStore, open_store
-from interest_graph.ingest.datasets import open_dataset
-from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
 
@@ -180,21 +177,8 @@ class RetailSlice:
 @pytest.fixture(scope="session")
 def retail_slice(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> RetailSlice:
     """The first 12,000 records of Online Retail, written once per session."""
-    folder = tmp_path_factory.mktemp("retail-slice")
-    events, items = [], []
-    reader = open_dataset("online-retail", shared_datasets)
-    for record in itertools.islice(reader.records(), SLICE_RECORDS):
-        if isinstance(record, Event):
-            events.append({"event_id": record.event_id, "user_id": record.user_id,
-                           "item_id": record.item_id, "type": record.type,
-                           "timestamp": record.ts, "quantity": record.quantity,
-                           "price": record.price})
-        elif isinstance(record, ItemRecord):
-            items.append({"item_id": record.item_id, "title": record.title,
-                          "categories": list(record.categories), "price": record.price})
-    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
-    return RetailSlice(folder, events)
+    events, items = retail_records(Settings(datasets_dir=shared_datasets), SLICE_RECORDS)
+    return RetailSlice(write_folder(tmp_path_factory.mktemp("retail-slice"), events, items), events)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

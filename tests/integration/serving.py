@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness import children, free_port
+
 CLI = [sys.executable, "-m", "interest_graph.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def request(url: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
@@ -52,22 +47,9 @@ def alive(pid: int) -> bool:
     return True
 
 
-def children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (gunicorn's workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @contextmanager
-def serving(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(env: dict[str, str], log: Path,
+            workers: int = 2) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``interestgraph serve`` on a free port; yields its base URL and process, ready."""
     port = free_port()
     with log.open("ab") as out:
