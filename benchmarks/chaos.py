@@ -135,7 +135,7 @@ class Platform:
             self.worker = harness.worker(self.env, self.log_dir, f"worker-{self.workers_started}")
             self.workers_started += 1
         elif target == "embedded-server":
-            self.server.start()
+            self.server.start(timeout=600)  # it replays its append-only file first
         # A killed loader is rerun by the round; gunicorn replaces its own worker.
 
     def wait_healthy(self, timeout: float = 120) -> float:
@@ -284,6 +284,7 @@ def run(settings: Settings, clean_settings: Settings, args: argparse.Namespace,
     acked: set[str] = set()
     detail: list[dict[str, Any]] = []
     setup: dict[str, Any] = {}
+    refresh_ids: list[str] = []
     targets = ["none"] + [TARGETS[k % len(TARGETS)] for k in range(args.rounds)]
     chaos = targets[1:]
     rng.shuffle(chaos)
@@ -311,6 +312,7 @@ def run(settings: Settings, clean_settings: Settings, args: argparse.Namespace,
                 if phase == "refresh":
                     kind = rng.choice(["full", "incremental"])
                     task_id = _post_refresh(control, kind)
+                    refresh_ids.append(task_id)
                     row["refresh_kind"] = kind
                     row["stage_at_kill"] = _wait_started(control, task_id)
                     time.sleep(rng.uniform(0.2, 4.0))
@@ -332,7 +334,9 @@ def run(settings: Settings, clean_settings: Settings, args: argparse.Namespace,
                 writer.join(timeout=300)
                 row["api_retries"], row["api_statuses"] = writer.retries, writer.statuses
                 if task_id is not None:
-                    row["refresh"] = wait_task(control, task_id, 60 if target == "celery-worker"
+                    # A killed worker's task comes back after the visibility timeout: checked
+                    # at the end with the others.
+                    row["refresh"] = wait_task(control, task_id, 5 if target == "celery-worker"
                                                else 300)
             counts = IngestRepository(store).counts()
             row["graph_equal"] = same_graph(counts, expected[k])
@@ -346,6 +350,9 @@ def run(settings: Settings, clean_settings: Settings, args: argparse.Namespace,
             else:
                 detail.append(row)
 
+        # Every refresh enqueued must finish, killed ones included (redelivered after the
+        # visibility timeout, 60 s here).
+        outcomes = {tid: wait_task(control, tid, 300) for tid in refresh_ids}
         final_id = _post_refresh(control, "full")
         final = wait_task(control, final_id, 900)
         summary = store.read("stats/refresh_summary")[0]
@@ -362,6 +369,10 @@ def run(settings: Settings, clean_settings: Settings, args: argparse.Namespace,
     return {"rounds": len(detail), "converged": sum(1 for r in detail if r["converged"]),
             "lost_acked_events": lost, "acked_api_events": len(acked),
             "final_full_refresh": final, "final_refresh_complete": final_ok,
+            "refresh_tasks": {"enqueued": len(outcomes),
+                              "finished": sum(1 for o in outcomes.values()
+                                              if o in ("active", "updated", "noop", "skipped")),
+                              "outcomes": sorted(set(outcomes.values()))},
             "targets": {t: chaos.count(t) for t in TARGETS},
             "phases": {p: sum(1 for r in detail if r["phase"] == p) for p in ("ingestion", "refresh")},
             "setup": setup, "rounds_detail": detail}

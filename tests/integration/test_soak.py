@@ -22,7 +22,7 @@ def test_two_minute_soak_loses_nothing_and_never_answers_5xx(
         cli_env: dict[str, str], shared_datasets: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "soak.py"), "--minutes", "2",
-         "--preload", "6000", "--events-per-s", "40", "--api-workers", "2",
+         "--preload", "4000", "--events-per-s", "40", "--api-workers", "2",
          "--data-dir", str(tmp_path)],
         env=cli_env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -24,7 +24,6 @@ def test_reliability_options_and_beat_schedule(tmp_path: Path) -> None:
     assert conf["broker_transport_options"]["socket_connect_timeout"] == 3.0
     assert conf["redis_socket_timeout"] == conf["broker_connection_timeout"] == 3.0
     assert conf["broker_connection_max_retries"] is None
-    assert conf["worker_cancel_long_running_tasks_on_connection_loss"]
     schedule = conf["beat_schedule"]
     assert schedule["incremental-refresh"]["task"] == "interest.refresh.incremental"
     assert schedule["incremental-refresh"]["schedule"] == 30.0

@@ -40,11 +40,12 @@ def celery_conf(settings: Settings) -> dict[str, Any]:
         broker_connection_max_retries=None,
         task_default_queue="interest",
         # Long tasks: acknowledge after the work, one message at a time, and give a message
-        # back if its worker dies or loses the broker (tasks are idempotent, so a redelivery
-        # is harmless; an ack on a dead connection would be lost).
+        # back if its worker dies (tasks are idempotent, so a redelivery is harmless). A task
+        # running when the broker goes away goes on; its ack is lost with the connection, so
+        # the message comes back after the visibility timeout and runs again.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_prefetch_multiplier=1,
         task_track_started=True,
         result_extended=True,

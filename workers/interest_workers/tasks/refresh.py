@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
+from celery.exceptions import Reject
 
 from interest_graph.errors import GraphUnavailable
 from interest_graph.tasks import bounded_redis
@@ -72,9 +73,30 @@ def _run_locked(task: Task, lock: str, busy: str,
                 task.update_state(state="PROGRESS",
                                   meta={"stage": stage, "percent": round(percent, 1)})
 
-            return work(progress)
+            try:
+                return work(progress)
+            finally:
+                resources.release_memory()
     finally:
         client.close()
+
+
+class RefreshTask(Task):  # type: ignore[misc]
+    """A task whose retry, when the broker cannot take it, puts the message back.
+
+    Celery rejects the message *without* requeue when it cannot publish the retry (the broker is
+    down), which drops the task; requeueing it instead keeps it, and when even that fails the
+    unacknowledged message comes back after the visibility timeout.
+    """
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as exc:
+            if exc.requeue:
+                raise
+            log.warning("could not publish the retry of %s; requeueing it", self.name)
+            raise Reject(exc.reason, requeue=True) from exc
 
 
 # Transient: the store or the broker is away. Retried with jittered exponential backoff: a full
@@ -84,7 +106,7 @@ TRANSIENT = (GraphUnavailable, redis.exceptions.ConnectionError, redis.exception
 
 
 @shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
-    name="interest.refresh.full", bind=True, autoretry_for=TRANSIENT,
+    name="interest.refresh.full", bind=True, base=RefreshTask, autoretry_for=TRANSIENT,
     retry_backoff=True, retry_backoff_max=300, max_retries=15, acks_late=True)
 def refresh_full(self: Task) -> dict[str, Any]:
     """Train, score everything and segment; one at a time (a lock with expiry)."""
@@ -94,7 +116,7 @@ def refresh_full(self: Task) -> dict[str, Any]:
 
 
 @shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
-    name="interest.refresh.incremental", bind=True, autoretry_for=TRANSIENT,
+    name="interest.refresh.incremental", bind=True, base=RefreshTask, autoretry_for=TRANSIENT,
     retry_backoff=True, retry_backoff_max=60, max_retries=12, acks_late=True)
 def refresh_incremental(self: Task) -> dict[str, Any]:
     """Re-score what changed since the watermark with the saved model; returns at once if nothing."""
