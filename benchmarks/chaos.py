@@ -169,7 +169,8 @@ def _sigkill(pid: int) -> None:
 
 
 def load(platform: Platform, folder: Path) -> Process:
-    return Process(f"load-{folder.name}", ["load", str(folder), "--batch-size", "100"],
+    # Small batches: the load lasts long enough to be killed in the middle.
+    return Process(f"load-{folder.name}", ["load", str(folder), "--batch-size", "20"],
                    platform.env, platform.log_dir)
 
 
@@ -317,7 +318,8 @@ def run(settings: Settings, clean_settings: Settings, args: argparse.Namespace,
                     row["stage_at_kill"] = _wait_started(control, task_id)
                     time.sleep(rng.uniform(0.2, 4.0))
                 else:
-                    threshold = events_before + rng.randint(100, 600)
+                    threshold = events_before + int(len(api_events) / API_SHARE
+                                                    * rng.uniform(0.1, 0.8))
                     deadline = time.monotonic() + 20
                     while store.read("stats/count_graph")[0]["events"] < threshold and \
                             loader.alive() and time.monotonic() < deadline:
