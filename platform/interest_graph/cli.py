@@ -443,7 +443,7 @@ def _gunicorn(settings: Settings, host: str, port: int, workers: int, threads: i
     def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid, str(metrics_dir))
+        multiprocess.mark_process_dead(worker.pid, str(metrics_dir))  # type: ignore[no-untyped-call]
 
     class _Api(BaseApplication):  # type: ignore[misc]
         """gunicorn running ``create_app`` in each worker (no preload: one driver per process)."""
