@@ -10,23 +10,12 @@ import pytest
 
 from interest_graph.graph import GraphStore
 from interest_graph.graph.ingest import GraphCounts, IngestRepository
-from interest_graph.settings import Settings
 
 from .conftest import CLI, RetailSlice
 
 pytestmark = [pytest.mark.integration]
 
 WRITERS = 8
-
-
-def backend_env(cli_env: dict[str, str], settings: Settings) -> dict[str, str]:
-    """The CLI's environment for the store ``settings`` point at (embedded or Neo4j)."""
-    env = dict(cli_env)
-    if settings.graph_uri:
-        env.update(INTERESTGRAPH_GRAPH_URI=settings.graph_uri,
-                   INTERESTGRAPH_NEO4J_USER=settings.neo4j_user,
-                   INTERESTGRAPH_NEO4J_PASSWORD=settings.neo4j_password)
-    return env
 
 
 def exact(counts: GraphCounts) -> tuple[int, ...]:
@@ -53,9 +42,9 @@ def overlapping_files(slice_: RetailSlice, folder: Path) -> list[Path]:
 
 
 def test_eight_concurrent_loaders_equal_one_clean_load(
-        store: GraphStore, backend_settings: Settings, cli_env: dict[str, str],
-        retail_slice: RetailSlice, tmp_path: Path) -> None:
-    env = backend_env(cli_env, backend_settings)
+        store: GraphStore, backend_env: dict[str, str], retail_slice: RetailSlice,
+        tmp_path: Path) -> None:
+    env = backend_env
     repo = IngestRepository(store)
     subprocess.run([*CLI, "load", str(retail_slice.folder)], env=env, check=True,
                    capture_output=True, timeout=300)
