@@ -33,8 +33,8 @@ def sample(text: str, name: str) -> float:
 
 
 def test_scrapes_agree_across_two_gunicorn_workers_and_survive_a_restart(
-        cli_env: dict[str, str], tmp_path: Path) -> None:
-    env = {**cli_env, "INTERESTGRAPH_API_KEYS": f"{KEY}:read+write"}
+        backend_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**backend_env, "INTERESTGRAPH_API_KEYS": f"{KEY}:read+write"}
     with serving(env, tmp_path / "serve.log", workers=2) as (base, proc):
         # Concurrent clients, so that both sync workers serve some of them.
         with ThreadPoolExecutor(8) as pool:

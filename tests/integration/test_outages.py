@@ -2,9 +2,10 @@
 
 Real servers only: a second embedded server plays the store (or the broker) so that it can be
 stopped (clean shutdown), frozen (SIGSTOP: connections hang, only timeouts help) and started
-again on the same port while the session server keeps the other role. The API must answer a JSON
-503 within 2 s naming what is down, and the same app must answer 200 once it is back; a worker
-retries a task with backoff until the store returns.
+again on the same port while the session server keeps the other role; the session's Neo4j, which
+one test cannot stop, sits behind a TCP gate that cuts or holds its connections instead. The API
+must answer a JSON 503 within 2 s naming what is down, and the same app must answer 200 once it
+is back; a worker retries a task with backoff until the store returns.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_INCREMENTAL, TaskClient
 
+from ..neo4j_server import Neo4jConnection
 from .conftest import start_worker, stop_process
+from .gate import Gate
 from .serving import alive
 
 pytestmark = [pytest.mark.integration]
@@ -71,6 +74,29 @@ def spare(tmp_path: Path) -> Iterator[Spare]:
     EmbeddedServer(server.data_dir).stop()
 
 
+@pytest.fixture
+def outage_store(backend: str, embedded_settings: Settings, request: pytest.FixtureRequest
+                 ) -> Iterator[tuple[Settings, Spare | Gate]]:
+    """Settings whose store the test may stop, freeze and start: a spare embedded server, or the
+    session's Neo4j (its graph emptied) behind a gate. No broker: these tests are about the store."""
+    if backend == "falkordb":
+        spare: Spare = request.getfixturevalue("spare")
+        yield embedded_settings.with_overrides(
+            graph_uri=f"falkordb://127.0.0.1:{spare.port}/interest", broker_url=None), spare
+        return
+    request.getfixturevalue("store")  # an empty graph
+    neo4j: Neo4jConnection = request.getfixturevalue("neo4j_connection")
+    address = neo4j.uri.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    gate = Gate((address[0], int(address[1]) if len(address) > 1 else 7687))
+    try:
+        # bolt://, not neo4j://: routing would send the driver to the server's own address.
+        yield embedded_settings.with_overrides(
+            graph_uri=f"bolt://127.0.0.1:{gate.port}", neo4j_user=neo4j.user,
+            neo4j_password=neo4j.password, broker_url=None), gate
+    finally:
+        gate.stop()
+
+
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     started = time.monotonic()
     result = call()
@@ -95,10 +121,9 @@ EVENT = {"event_id": "outage-1", "user_id": "outage-user", "item_id": "outage-it
 
 
 def test_store_stopped_or_frozen_is_a_503_within_2s_and_the_same_app_recovers(
-        embedded_settings: Settings, spare: Spare) -> None:
-    settings = embedded_settings.with_overrides(
-        graph_uri=f"falkordb://127.0.0.1:{spare.port}/interest", broker_url=None,
-        api_keys={KEY: frozenset({"read", "write"})})
+        outage_store: tuple[Settings, Spare | Gate]) -> None:
+    base, spare = outage_store
+    settings = base.with_overrides(api_keys={KEY: frozenset({"read", "write"})})
     client = create_app(settings).test_client()
     assert client.post("/v1/events", json={"events": [EVENT]}, headers=HEADERS).status_code == 202
     assert health(client) == (200, {"graph": "ok", "broker": "ok"})
@@ -124,11 +149,10 @@ def test_store_stopped_or_frozen_is_a_503_within_2s_and_the_same_app_recovers(
 
 
 def test_api_starts_while_the_store_is_down_and_serves_when_it_returns(
-        embedded_settings: Settings, spare: Spare) -> None:
+        outage_store: tuple[Settings, Spare | Gate]) -> None:
+    base, spare = outage_store
     spare.stop()
-    settings = embedded_settings.with_overrides(
-        graph_uri=f"falkordb://127.0.0.1:{spare.port}/interest",
-        api_keys={KEY: frozenset({"read"})})
+    settings = base.with_overrides(api_keys={KEY: frozenset({"read"})})
     client = create_app(settings).test_client()  # a gunicorn worker booting during an outage
     assert_503(client, "GET", "/v1/segments", "graph_unavailable")
     spare.start()

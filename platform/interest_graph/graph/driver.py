@@ -12,10 +12,12 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as CallTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, LiteralString, Protocol
+from typing import Any, LiteralString, Protocol, TypeVar
 
 from ..errors import Conflict, GraphUnavailable, QueryError
 from ..settings import GraphTarget, Settings
@@ -28,6 +30,8 @@ Row = dict[str, Any]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 TRANSIENT_ATTEMPTS = 5  # Neo4j: tries of a query that fails on a transient error (deadlock)
+CALL_THREADS = 32  # Neo4j: calls under a client-side deadline at once (per store)
+T = TypeVar("T")
 _COUNT_PARAM = re.compile(r"(?:LIMIT|SKIP)\s+\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -268,6 +272,13 @@ class Neo4jStore:
         self.catalog = catalog
         self.database = database
         self.query_timeout_s = query_timeout_s
+        # The driver has no read timeout: a frozen server (or network) holds a call until TCP
+        # gives up, and its retries of a refused connection outlast the connect timeout. So each
+        # call also runs under a deadline of query_timeout_s on this side; past it the call is a
+        # GraphUnavailable, and its thread ends in the background when the server answers or
+        # the connection drops.
+        self._calls = (ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="neo4j-call")
+                       if query_timeout_s is not None else None)
         self._driver = neo4j.GraphDatabase.driver(
             uri, auth=(user, password),
             # Fail fast when Neo4j is down: the driver's default retries a refused connection
@@ -297,9 +308,24 @@ class Neo4jStore:
         except exc_mod.AuthError as exc:
             raise GraphUnavailable(f"Neo4j refused the credentials: {exc.message}") from exc
         except exc_mod.Neo4jError as exc:
+            if "TransactionTimedOut" in (exc.code or ""):
+                # Past query_timeout_s, as a FalkorDB socket timeout is: the store is too slow now.
+                raise GraphUnavailable(f"Neo4j timed out running {name!r}: {exc.message}") from exc
             raise QueryError(f"{name}: {exc.message}") from exc
         except exc_mod.DriverError as exc:
             raise GraphUnavailable(f"Neo4j driver error while running {name!r}: {exc}") from exc
+
+    def _bounded(self, name: str, call: Callable[[], T]) -> T:
+        """``call()`` within ``query_timeout_s`` (server-side timeouts cannot bound a frozen server)."""
+        if self._calls is None:
+            return call()
+        future = self._calls.submit(call)
+        try:
+            return future.result(timeout=self.query_timeout_s)
+        except CallTimeout:
+            future.cancel()
+            raise GraphUnavailable(
+                f"Neo4j did not answer {name!r} within {self.query_timeout_s:g}s") from None
 
     def _query(self, text: LiteralString) -> Any:
         """A query with the server-side transaction timeout."""
@@ -308,6 +334,10 @@ class Neo4jStore:
     def _run(self, name: str, params: Mapping[str, Any], read_only: bool) -> list[Row]:
         routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
         query = self._query(self.catalog[name].text)
+        return self._bounded(name, lambda: self._attempts(name, query, params, routing))
+
+    def _attempts(self, name: str, query: Any, params: Mapping[str, Any],
+                  routing: Any) -> list[Row]:
         attempt = 0
         while True:
             try:
@@ -352,7 +382,7 @@ class Neo4jStore:
 
     def ping(self) -> None:
         with self._translate("ping"):
-            self._driver.verify_connectivity()
+            self._bounded("ping", self._driver.verify_connectivity)
 
     def clear(self) -> None:
         # CALL … IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
@@ -361,6 +391,8 @@ class Neo4jStore:
                 session.run(statement).consume()
 
     def close(self) -> None:
+        if self._calls is not None:
+            self._calls.shutdown(wait=False, cancel_futures=True)
         self._driver.close()
 
 
