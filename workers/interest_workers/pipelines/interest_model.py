@@ -209,7 +209,7 @@ class InterestModel:
                            ColdItems(item_x, warm, self.cold_neighbours))
 
 
-def _new_gcn(graph: InteractionGraph, text_dim: int, config: FitConfig) -> TextGCN:
+def new_gcn(graph: InteractionGraph, text_dim: int, config: FitConfig) -> TextGCN:
     seed_everything(config.seed)
     return TextGCN(graph.num_users, graph.num_items, text_dim, config.embedding_dim,
                    config.num_layers, id_dropout=config.id_dropout)
@@ -222,7 +222,7 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     user_text_x = np.array(user_text_x, np.float32, copy=True)
     user_text_x[targets.users] = 0.0
     user_x = user_features(sub, item_x, user_text_x)
-    gcn = _new_gcn(sub, item_x.shape[1], config)
+    gcn = new_gcn(sub, item_x.shape[1], config)
     res = train_gcn(
         gcn, sub, user_x, item_x, epochs=config.max_epochs, lr=config.lr, batch_size=batch_size,
         text_loss_weight=config.text_loss_weight,
@@ -295,7 +295,7 @@ def fit(
                               None, None)
     logger.info("interest model: %s", selection.as_dict())
     user_x = user_features(graph, item_x, user_text_x)
-    gcn = _new_gcn(graph, item_x.shape[1], config)
+    gcn = new_gcn(graph, item_x.shape[1], config)
     train_gcn(gcn, graph, user_x, item_x, epochs=selection.epochs, lr=config.lr,
               batch_size=batch_size, text_loss_weight=config.text_loss_weight, seed=config.seed,
               device=config.device)
