@@ -97,3 +97,17 @@ def test_validation_per_user_scores_match_the_metrics() -> None:
         oracle[u, t] = 1.0
     vs.matrices["sequence"] = standardise(oracle)
     assert choose_weights(vs, (0.0, 0.5, 1.0), 2, resamples=3)[0]["sequence"] >= 0.5
+
+
+def test_the_shortlist_keeps_what_each_term_ranks_in_its_top() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(20, 60)).astype(np.float32), rng.normal(size=(20, 60)).astype(np.float32)
+    exclude = sp.csr_matrix((rng.random((20, 60)) < 0.1).astype(np.float32))
+    items = [np.setdiff1d(rng.choice(60, 4, replace=False), exclude[u].indices) for u in range(20)]
+    targets = Targets(np.arange(20), items, np.array([len(t) for t in items]), np.zeros(60, bool))
+    full = ValidationScores({"gcn": standardise(a), "ease": standardise(b)}, exclude, targets)
+    short = ValidationScores({"gcn": standardise(a), "ease": standardise(b)}, exclude, targets)
+    short.restrict(20)
+    assert short._pool is not None and short._pool.shape == (20, 40)
+    for weights in ({"gcn": 1.0}, {"ease": 1.0}):
+        assert np.array_equal(short.per_user(weights), full.per_user(weights))
