@@ -88,7 +88,7 @@ class ItemKNN:
 
     @property
     def num_items(self) -> int:
-        return self.sim.shape[0]
+        return int(self.sim.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
         return np.asarray(self.history[users] @ self.sim, dtype=np.float32)
@@ -109,7 +109,7 @@ def ease_weights(x: sp.csr_matrix, l2: float) -> FloatArray:
     p = np.linalg.inv(g)
     b = p / (-np.diag(p))
     np.fill_diagonal(b, 0.0)
-    return b.astype(np.float32)
+    return np.asarray(b, dtype=np.float32)
 
 
 def _history_rows_check(kind: str) -> None:
@@ -155,7 +155,7 @@ class EASE:
 
     @property
     def num_items(self) -> int:
-        return self.b.shape[0]
+        return int(self.b.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
         return np.asarray(self.history[users] @ self.b, dtype=np.float32)
@@ -230,7 +230,7 @@ class RP3Beta:
 
     @property
     def num_items(self) -> int:
-        return self.w.shape[0]
+        return int(self.w.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
         return np.asarray((self.history[users] @ self.w).todense(), dtype=np.float32)

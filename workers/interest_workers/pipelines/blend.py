@@ -134,7 +134,7 @@ class ColdItems:
 
 def standardise(s: FloatArray) -> FloatArray:
     """Per-row zero mean, unit standard deviation."""
-    return (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-8)
+    return np.asarray((s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-8), np.float32)
 
 
 class BlendScorer:
@@ -197,7 +197,7 @@ class ValidationScores:
         cols = np.concatenate(self.targets.items) if b else np.zeros(0, np.int64)
         self._held = sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)),
                                    shape=(b, self.exclude.shape[1]))
-        self._cache: dict[tuple[tuple[str, float], ...], FloatArray] = {}
+        self._cache: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
         self._pool: IndexArray | None = None
         self._pooled: dict[str, FloatArray] = {}
 
@@ -226,7 +226,7 @@ class ValidationScores:
                                     -np.inf).astype(np.float32) for n in names}
         self._cache.clear()
 
-    def per_user(self, weights: Mapping[str, float]) -> FloatArray:
+    def per_user(self, weights: Mapping[str, float]) -> np.ndarray:
         """``(B,)`` Recall@20 + NDCG@20 of each validation user under the blend ``weights``."""
         key = tuple(sorted((t, float(w)) for t, w in weights.items() if w))
         if key in self._cache:
@@ -248,7 +248,7 @@ class ValidationScores:
         sizes = self.targets.sizes.astype(np.float64)
         disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
         idcg = np.cumsum(1.0 / np.log2(np.arange(2, K + 2)))[np.minimum(sizes, K).astype(int) - 1]
-        value = hits.sum(1) / sizes + (hits * disc).sum(1) / idcg
+        value = np.asarray(hits.sum(1) / sizes + (hits * disc).sum(1) / idcg, np.float64)
         self._cache[key] = value
         return value
 

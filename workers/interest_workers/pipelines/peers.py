@@ -223,7 +223,7 @@ class MultVAE:
         rows = torch.from_numpy(self.history[users].toarray()).to(self.model.device)
         mu, _ = vae.encode(rows)
         # Logits rank as the softmax does.
-        return vae.decoder(mu).cpu().numpy().astype(np.float32)
+        return np.asarray(vae.decoder(mu).cpu().numpy(), dtype=np.float32)
 
 
 def _train_bpr(
@@ -261,7 +261,7 @@ def _train_bpr(
             loss = -F.logsigmoid((zu * zp).sum(-1) - (zu * zn).sum(-1)).mean()
             loss = loss + reg * (zu.pow(2).sum() + zp.pow(2).sum() + zn.pow(2).sum()) / len(b)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             total += float(loss.detach())
         result.epochs = epoch
