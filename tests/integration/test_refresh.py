@@ -225,9 +225,12 @@ def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incr
             "tea strainer", "tea cosy"]
     garden = ["garden hose", "garden spade", "garden gloves", "garden rake", "garden fork",
               "garden trowel"]
-    items = [{"item_id": f"tea{k}", "title": t.upper(), "categories": ["Tea"]}
+    # A second category per item gives the shoppers of one taste different interest shares
+    # (each misses a different item), so the segmentation has more distinct users than segments.
+    kinds = ["Cups", "Pots", "Tools"]
+    items = [{"item_id": f"tea{k}", "title": t.upper(), "categories": ["Tea", kinds[k % 3]]}
              for k, t in enumerate(teas)]
-    items += [{"item_id": f"gar{k}", "title": t.upper(), "categories": ["Garden"]}
+    items += [{"item_id": f"gar{k}", "title": t.upper(), "categories": ["Garden", kinds[k % 3]]}
               for k, t in enumerate(garden)]
     events = []
     for u in range(16):
