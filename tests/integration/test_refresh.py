@@ -215,9 +215,60 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
+def test_only_the_active_and_previous_models_are_kept(backend_settings: Settings,
+                                                      session_store: GraphStore,
+                                                      first_refresh: dict[str, Any]) -> None:
+    from interest_workers.pipelines.artefacts import prune_models
+
+    models = backend_settings.models_dir
+    versions = sorted(p.stem for p in models.glob("*.pt"))
+    assert len(versions) <= 2, "full refreshes above must have pruned older models"
+    active = RefreshRepository(session_store).state().version
+    if active is not None:
+        assert active in versions
+    (models / "old.pt").write_bytes(b"x")
+    assert prune_models(models, set(versions)) == ["old"]
+    assert not (models / "old.pt").exists()
+
+
+def segment_sizes(store: GraphStore) -> tuple[dict[str, int], dict[str, int]]:
+    """Each active segment's stored size, and its members counted."""
+    sizes: dict[str, int] = {}
+    members: dict[str, int] = {}
+    for row in store.read("browser/segment_composition"):
+        sizes[row["segment"]] = row["size"]
+        members[row["segment"]] = members.get(row["segment"], 0) + row["members"]
+    return sizes, members
+
+
+def test_incremental_reassignment_keeps_segment_sizes(session_store: GraphStore,
+                                                      first_refresh: dict[str, Any]) -> None:
+    repo = RefreshRepository(session_store)
+    state = repo.state()
+    assert state.version is not None and state.model_version is not None
+    sizes, members = segment_sizes(session_store)
+    assert sizes == members and len(sizes) >= 2
+    # Three users of the biggest segment move to the smallest one, in one batch.
+    biggest, smallest = max(sizes, key=sizes.__getitem__), min(sizes, key=sizes.__getitem__)
+    movers = [m["user"] for m in session_store.read(
+        "api/list_segment_members", segment=biggest, after="", limit=3)]
+    item = session_store.read("api/popular_items", user="", k=1)[0]["item"]
+    rows = [{"id": user, "embedding": [1.0] + [0.0] * 63, "x": 0.0, "y": 0.0, "segment": smallest,
+             "segment_label": "moved", "distance": 0.1, "recency_days": 1.0, "frequency": 1,
+             "monetary": 1.0, "rfm_score": "111", "tier": "new", "expected_purchases": 0.1,
+             "expected_value": 1.0, "p_alive": 1.0, "churn_risk": 0.0,
+             "recs": [{"item": item, "score": 1.0, "rank": 1, "reason": "test"}],
+             "categories": []} for user in movers]
+    repo.update_users(state.version, state.model_version, rows, now=2e9)
+    after, counted = segment_sizes(session_store)
+    assert after == counted
+    assert after[biggest] == sizes[biggest] - 3 and after[smallest] == sizes[smallest] + 3
+
+
 def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incremental(
         session_store: GraphStore, backend_env: dict[str, str], worker: dict[str, Any],
         client: TaskClient, tmp_path: Path) -> None:
+    # Clears the graph the module's other tests read (first_refresh): kept last in the module.
     store = session_store
     store.clear()
     store.init_schema()
@@ -268,53 +319,3 @@ def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incr
     assert all(ranked.index("newtea") < ranked.index(i) for i in ranked if i.startswith("gar"))
     reason = served[ranked.index("newtea")][2]
     assert reason.startswith("similar to ") and "TEA" in reason, reason
-
-
-def test_only_the_active_and_previous_models_are_kept(backend_settings: Settings,
-                                                      session_store: GraphStore,
-                                                      first_refresh: dict[str, Any]) -> None:
-    from interest_workers.pipelines.artefacts import prune_models
-
-    models = backend_settings.models_dir
-    versions = sorted(p.stem for p in models.glob("*.pt"))
-    assert len(versions) <= 2, "full refreshes above must have pruned older models"
-    active = RefreshRepository(session_store).state().version
-    if active is not None:
-        assert active in versions
-    (models / "old.pt").write_bytes(b"x")
-    assert prune_models(models, set(versions)) == ["old"]
-    assert not (models / "old.pt").exists()
-
-
-def segment_sizes(store: GraphStore) -> tuple[dict[str, int], dict[str, int]]:
-    """Each active segment's stored size, and its members counted."""
-    sizes: dict[str, int] = {}
-    members: dict[str, int] = {}
-    for row in store.read("browser/segment_composition"):
-        sizes[row["segment"]] = row["size"]
-        members[row["segment"]] = members.get(row["segment"], 0) + row["members"]
-    return sizes, members
-
-
-def test_incremental_reassignment_keeps_segment_sizes(session_store: GraphStore,
-                                                      first_refresh: dict[str, Any]) -> None:
-    repo = RefreshRepository(session_store)
-    state = repo.state()
-    assert state.version is not None and state.model_version is not None
-    sizes, members = segment_sizes(session_store)
-    assert sizes == members and len(sizes) >= 2
-    # Three users of the biggest segment move to the smallest one, in one batch.
-    biggest, smallest = max(sizes, key=sizes.__getitem__), min(sizes, key=sizes.__getitem__)
-    movers = [m["user"] for m in session_store.read(
-        "api/list_segment_members", segment=biggest, after="", limit=3)]
-    item = session_store.read("api/popular_items", user="", k=1)[0]["item"]
-    rows = [{"id": user, "embedding": [1.0] + [0.0] * 63, "x": 0.0, "y": 0.0, "segment": smallest,
-             "segment_label": "moved", "distance": 0.1, "recency_days": 1.0, "frequency": 1,
-             "monetary": 1.0, "rfm_score": "111", "tier": "new", "expected_purchases": 0.1,
-             "expected_value": 1.0, "p_alive": 1.0, "churn_risk": 0.0,
-             "recs": [{"item": item, "score": 1.0, "rank": 1, "reason": "test"}],
-             "categories": []} for user in movers]
-    repo.update_users(state.version, state.model_version, rows, now=2e9)
-    after, counted = segment_sizes(session_store)
-    assert after == counted
-    assert after[biggest] == sizes[biggest] - 3 and after[smallest] == sizes[smallest] + 3
