@@ -211,6 +211,10 @@ def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
     assert after["segmented_users"] == summary["segmented_users"]
 
 
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
 def test_only_the_active_and_previous_models_are_kept(backend_settings: Settings,
                                                       session_store: GraphStore,
                                                       first_refresh: dict[str, Any]) -> None:
@@ -259,3 +263,59 @@ def test_incremental_reassignment_keeps_segment_sizes(session_store: GraphStore,
     after, counted = segment_sizes(session_store)
     assert after == counted
     assert after[biggest] == sizes[biggest] - 3 and after[smallest] == sizes[smallest] + 3
+
+
+def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incremental(
+        session_store: GraphStore, backend_env: dict[str, str], worker: dict[str, Any],
+        client: TaskClient, tmp_path: Path) -> None:
+    # Clears the graph the module's other tests read (first_refresh): kept last in the module.
+    store = session_store
+    store.clear()
+    store.init_schema()
+    teas = ["green tea cup", "tea pot ceramic", "tea cup saucer", "black tea caddy",
+            "tea strainer", "tea cosy"]
+    garden = ["garden hose", "garden spade", "garden gloves", "garden rake", "garden fork",
+              "garden trowel"]
+    # A second category per item gives the shoppers of one taste different interest shares
+    # (each misses a different item), so the segmentation has more distinct users than segments.
+    kinds = ["Cups", "Pots", "Tools"]
+    items = [{"item_id": f"tea{k}", "title": t.upper(), "categories": ["Tea", kinds[k % 3]]}
+             for k, t in enumerate(teas)]
+    items += [{"item_id": f"gar{k}", "title": t.upper(), "categories": ["Garden", kinds[k % 3]]}
+              for k, t in enumerate(garden)]
+    events = []
+    for u in range(16):
+        kind = "tea" if u % 2 == 0 else "gar"
+        for k in range(5):
+            events.append({"event_id": f"e{u}-{k}", "user_id": f"shopper{u}",
+                           "item_id": f"{kind}{(u + k) % 6}", "type": "purchase",
+                           "timestamp": 1_300_000_000 + 86400 * (u + 20 * k), "quantity": 1,
+                           "price": 2.0})
+    first = tmp_path / "first"
+    first.mkdir()
+    _jsonl(first / "items.jsonl", items)
+    _jsonl(first / "events.jsonl", events)
+    subprocess.run([*CLI, "load", str(first)], env=backend_env, check=True, capture_output=True)
+    assert wait(client, client.send(REFRESH_FULL))["status"] == "active"
+
+    # A new tea item joins the catalogue and a tea shopper buys again: only text says what the
+    # new item is (nobody has touched it).
+    later = tmp_path / "later"
+    later.mkdir()
+    _jsonl(later / "items.jsonl", [{"item_id": "newtea", "title": "GREEN TEA POT",
+                                    "categories": ["Tea"]}])
+    shopper = "shopper0"
+    _jsonl(later / "events.jsonl", [{
+        "event_id": "later-0", "user_id": shopper, "item_id": "tea5", "type": "purchase",
+        "timestamp": 1_400_000_000, "quantity": 1, "price": 2.0}])
+    subprocess.run([*CLI, "load", str(later)], env=backend_env, check=True, capture_output=True)
+    result = wait(client, client.send(REFRESH_INCREMENTAL))
+    assert result["status"] == "updated" and result["changed_items"] >= 1
+
+    served = recs(store, Pseudonymiser("test-secret").user(shopper))
+    ranked = [item for item, _, _ in served]
+    assert "newtea" in ranked, served
+    # Ranked with the items its text resembles, above everything from the other taste.
+    assert all(ranked.index("newtea") < ranked.index(i) for i in ranked if i.startswith("gar"))
+    reason = served[ranked.index("newtea")][2]
+    assert reason.startswith("similar to ") and "TEA" in reason, reason

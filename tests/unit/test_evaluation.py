@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from interest_graph.recipe import EdgeRecipe
-from interest_workers.pipelines import baselines
+from interest_workers.pipelines import baselines, peers
 from interest_workers.pipelines.evaluation import run_benchmark
 from interest_workers.pipelines.features import HashingEncoder
 from interest_workers.pipelines.interest_model import FitConfig
@@ -50,16 +50,19 @@ def test_metrics_on_a_hand_computed_ranking() -> None:
     assert m3["ndcg@2"] == pytest.approx(1 / (1 + 1 / np.log2(3)))
 
 
-def test_baselines_rank_cluster_items_first(tiny_graph) -> None:
+def test_baselines_rank_cluster_items_first(tiny_graph, encoder) -> None:
     u1 = np.array([tiny_graph.users.index("u1")])
     tea3, gar1 = tiny_graph.items.index("tea3"), tiny_graph.items.index("gar1")
-    for model in (baselines.ItemKNN(k=3), baselines.EASE(l2=1.0)):
+    item_x = encoder.encode([ITEM_TEXTS[i] for i in tiny_graph.items.ids])
+    for model in (baselines.ItemKNN(k=3), baselines.EASE(l2=1.0), baselines.RP3Beta(k=3),
+                  baselines.RP3Beta(beta=0.0, history="weighted"), baselines.Content(item_x),
+                  peers.ImplicitALS(factors=2, regularization=0.1, alpha=10.0)):
         s = model.fit(tiny_graph).score(u1)[0]
         assert s[tea3] > s[gar1], type(model).__name__
     pop = baselines.Popularity().fit(tiny_graph).score(u1)[0]
     assert pop[tiny_graph.items.index("new")] == 0 and pop[tea3] == 2
-    for model in (baselines.BPRMF(epochs=3, batch_size=4),
-                  baselines.LightGCNBaseline(epochs=3, batch_size=4)):
+    for model in (peers.ImplicitBPR(factors=4, iterations=3), peers.MultVAE(epochs=3),
+                  peers.LightGCN(epochs=3, batch_size=4)):
         assert model.fit(tiny_graph).score(u1).shape == (1, 7)
     g = make_graph(PAIRS, list(ITEM_TEXTS))
     t = index_targets(g, {"u1": ["tea3", "unknown"], "nobody": ["tea1"]})
@@ -87,13 +90,14 @@ def _synthetic_events(seed: int = 0) -> list[Ev]:
 
 def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
     items = {i: _Item(t) for i, t in ITEM_TEXTS.items()}
-    config = FitConfig(max_epochs=4, embedding_dim=8, l2_grid=(10.0,), gcn_weights=(0.5, 1.0),
-                       min_items=3, seed=1)
+    config = FitConfig(max_epochs=4, embedding_dim=8, l2_grid=(10.0,), blend_grid=(0.5, 1.0),
+                       blend_resamples=2, min_items=3, seed=1)
     kwargs = dict(recipe=EdgeRecipe(half_life_s=90 * DAY), config=config, holdout=0.3,
                   min_items=3)
     first = run_benchmark(_synthetic_events(), items, HashingEncoder(16), **kwargs)
     second = run_benchmark(_synthetic_events(), items, HashingEncoder(16), **kwargs)
-    assert set(first["methods"]) == {"ours", "popularity", "itemknn", "ease", "bpr_mf", "lightgcn"}
+    assert set(first["methods"]) == {"ours", "popularity", "content", "itemknn", "ease", "rp3beta",
+                                     "implicit_als", "implicit_bpr", "multvae", "lightgcn"}
     assert first["info"]["cold_test_pairs"] > 0
     for name, m in first["methods"].items():
         for key in ("recall@20", "ndcg@20", "hit@10", "coverage"):
@@ -101,6 +105,6 @@ def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
             assert m[key] == pytest.approx(second["methods"][name][key], abs=1e-6)
     # Only 7 items, so every list holds every item: all cold targets are "found".
     assert all(m["cold_recall@20"] == 1.0 for m in first["methods"].values())
-    assert first["methods"]["ours"]["chosen"]["gcn_weight"] in (0.5, 1.0)
+    assert set(first["methods"]["ours"]["chosen"]["weights"]) <= set(config.terms)
     with pytest.raises(ValueError, match="valid: ours"):
         run_benchmark(_synthetic_events(), items, HashingEncoder(16), methods=["nope"], **kwargs)

@@ -11,6 +11,7 @@ import torch
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
 from interest_workers.pipelines.artefacts import (
+    ARTEFACT_FORMAT,
     ArtefactFormatError,
     Artefacts,
     load_artefacts,
@@ -20,15 +21,16 @@ from interest_workers.pipelines.artefacts import (
 )
 from interest_workers.pipelines.features import build_node_features
 from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
-from interest_workers.pipelines.interest_model import FALLBACK_GCN_WEIGHT, FitConfig, fit, serve
+from interest_workers.pipelines.interest_model import FALLBACK_WEIGHTS, FitConfig, fit, serve
 from interest_workers.pipelines.segment_space import InterestSpace
 from interest_workers.pipelines.segmentation import SavedSegments
 from interest_workers.pipelines.splits import carve_validation
 
 from .conftest import ITEM_TEXTS, PAIRS, make_graph
 
-CONFIG = FitConfig(max_epochs=6, embedding_dim=8, l2_grid=(1.0, 10.0), gcn_weights=(0.0, 0.5, 1.0),
-                   min_items=2, holdout=0.5, lr=0.05, min_batch_size=4)
+CONFIG = FitConfig(max_epochs=6, embedding_dim=8, l2_grid=(1.0, 10.0), rp3_alphas=(1.0,),
+                   rp3_betas=(0.0, 0.5), sequence_decays=(0.7,), blend_grid=(0.0, 0.5, 1.0),
+                   blend_resamples=3, min_items=2, holdout=0.5, lr=0.05, min_batch_size=4)
 
 
 def test_carve_holds_out_each_users_latest_first_touched_edges() -> None:
@@ -62,7 +64,14 @@ def test_fit_chooses_on_its_own_edges_and_is_deterministic(tiny_graph, encoder) 
     two = _fit(tiny_graph, encoder)
     sel = one.selection
     assert 1 <= sel.epochs <= CONFIG.max_epochs and sel.val_recall is not None
-    assert sel.l2 in CONFIG.l2_grid and sel.gcn_weight in CONFIG.gcn_weights
+    assert set(sel.singles) == set(CONFIG.terms) and sel.val_score is not None
+    assert sum(sel.weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert all(0.0 <= w <= 1.0 for w in sel.weights.values())
+    # Every term of non-zero weight is refitted with the variant chosen for it.
+    assert {t for t, w in sel.weights.items() if w and t != "gcn"} == set(sel.variants) == set(
+        one.terms)
+    if "ease" in sel.variants:
+        assert sel.variants["ease"].as_dict()["l2"] in CONFIG.l2_grid
     assert sel == two.selection
     assert torch.equal(one.user_emb, two.user_emb) and torch.equal(one.item_emb, two.item_emb)
     users = np.arange(tiny_graph.num_users)
@@ -70,7 +79,7 @@ def test_fit_chooses_on_its_own_edges_and_is_deterministic(tiny_graph, encoder) 
     # Too few edges per user to carve a validation split: the fallback choices.
     small = _fit(tiny_graph, encoder, FitConfig(max_epochs=2, embedding_dim=8, min_items=10))
     assert small.selection.val_recall is None and small.selection.epochs == 2
-    assert small.selection.gcn_weight == FALLBACK_GCN_WEIGHT
+    assert {t: w for t, w in small.selection.weights.items() if w} == FALLBACK_WEIGHTS
 
 
 def test_serve_excludes_what_was_consumed_not_what_was_viewed(tiny_graph, encoder) -> None:
@@ -137,7 +146,7 @@ def test_artefacts_round_trip_and_refuse_other_formats(tiny_graph, encoder, tmp_
     # The reloaded GCN embeds the training graph as the fitted one did.
     ue, _ = back.model.trained.embeddings("cpu")
     assert torch.allclose(ue, model.user_emb, atol=1e-6)
-    torch.save({"format": 1}, tmp_path / "models" / "old.pt")
+    torch.save({"format": ARTEFACT_FORMAT - 1}, tmp_path / "models" / "old.pt")
     (tmp_path / "models" / "junk.pt").write_bytes(b"not a model")
     for name in ("old", "junk"):
         with pytest.raises(ArtefactFormatError):

@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
     help="Text encoder for the model (hashing: fast, no text model).",
 )
 @click.option(
-    "--methods", default="ours,popularity,itemknn,ease,bpr_mf,lightgcn", show_default=True,
-    help="Comma-separated methods.",
+    "--methods", default="ours,popularity,content,itemknn,ease,rp3beta,lightgcn", show_default=True,
+    help="Comma-separated methods; implicit_als, implicit_bpr and multvae need the bench extra.",
 )
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="SQLite text-embedding cache (default: none kept between runs).")

@@ -1,9 +1,10 @@
 """The incremental refresh: re-score what changed since the watermark with the saved model.
 
 Changed users and items since the watermark, and their 1-hop neighbourhood, are embedded with the
-saved model (inductive, no retraining), re-scored with the saved item-item weights, re-assigned to
-the nearest saved segment centroid and re-valued with the saved value fit, in place under the
-active version.
+saved model (inductive, no retraining), re-scored with the saved blend, re-assigned to the nearest
+saved segment centroid and re-valued with the saved value fit, in place under the active version.
+Items first seen since the full refresh are embedded from their text by the saved model and are
+recommendable at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from interest_graph.graph.refresh import RefreshRepository, UserEdges
+from interest_graph.graph.refresh import ItemTable, RefreshRepository, UserEdges
 from interest_graph.graph.segments import SegmentRepository
 from interest_graph.recipe import EdgeRecipe
 from interest_graph.settings import Settings
@@ -25,13 +26,20 @@ from interest_graph.settings import Settings
 from .pipelines import segmentation
 from .pipelines.artefacts import ArtefactFormatError, Artefacts
 from .pipelines.churn import ChurnBasis
-from .pipelines.features import TextEncoder, encode_with_cache, user_features
+from .pipelines.features import (
+    MemoryTextCache,
+    TextEncoder,
+    encode_with_cache,
+    text_hash,
+    user_features,
+)
 from .pipelines.gcn import embed_inductive
 from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
 from .pipelines.interest_model import serve
 from .pipelines.scores import explain, interest_rows, top_categories
 from .pipelines.value import customer_value, value_fields
 from .refresh import CATEGORIES_PER_USER, Progress, no_progress
+from .typing import FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +73,23 @@ def replace_user_edges(base: InteractionGraph, changed: UserEdges, recipe: EdgeR
     )
 
 
-def _restrict_items(graph: InteractionGraph, num_items: int) -> InteractionGraph:
-    """The graph without items at index ``num_items`` and above (items new since training)."""
-    keep = graph.edge_index[1] < num_items
-    return InteractionGraph(graph.users, IdMap(graph.items.ids[:num_items]),
-                            graph.edge_index[:, keep], graph.edge_weight[keep],
-                            graph.edge_first_ts[keep])
+def _new_item_rows(repo: RefreshRepository, graph: InteractionGraph, known: int,
+                   encoder: TextEncoder, dim: int) -> tuple[FloatArray, ItemTable | None]:
+    """Text features of the items at index ``known`` and above (new since the full refresh),
+    encoded with the saved model's encoder and cached on the graph like a full refresh does."""
+    if graph.num_items == known:
+        return np.zeros((0, dim), np.float32), None
+    items = repo.items()
+    text = dict(zip(items.ids, items.text))
+    new_ids = graph.items.ids[known:]
+    cache = MemoryTextCache()
+    cache.put_many({c.hash: c.vector for c in items.cached.values()})
+    x = encode_with_cache([text.get(i, "") for i in new_ids], encoder, cache).embeddings
+    rows = [{"id": i, "hash": text_hash(text[i], encoder.name), "embedding": [float(v) for v in x[r]]}
+            for r, i in enumerate(new_ids) if text.get(i)]
+    if rows:
+        repo.write_text_embeddings("item", rows)
+    return x, items
 
 
 def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
@@ -94,15 +113,20 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
                 "reason": "the saved model is of an older format: run a full refresh"}
     trained = art.model.trained
     base = trained.graph
-    changed = repo.users_by_id(repo.neighbourhood(changed_users, changed_items), base.items.ids)
+    # Items first seen since the full refresh join the catalogue after the trained ones.
+    catalogue = base.items.extend(sorted(i for i in changed_items if i not in base.items))
+    changed = repo.users_by_id(repo.neighbourhood(changed_users, changed_items), catalogue.ids)
     graph = replace_user_edges(base, changed, EdgeRecipe.from_settings(settings), art.as_of)
     progress("features", 30.0)
-    # Items first seen since the full refresh have no text in the saved model: they are embedded
-    # from their id alone until the next full refresh reads their text.
-    item_x = np.zeros((graph.num_items, trained.item_x.shape[1]), np.float32)
-    item_x[: base.num_items] = trained.item_x
+    # New items are embedded from their text by the saved model (no id embedding, no
+    # item-item weights yet: the blend scores them from the items their text is closest to).
+    n = base.num_items
+    dim = trained.item_x.shape[1]
+    new_x, items = _new_item_rows(repo, graph, n, encoder, dim)
+    item_x = np.concatenate([trained.item_x, new_x]).astype(np.float32)
     idx = graph.users.to_index(changed.users.ids)
-    own = np.zeros((graph.num_users, item_x.shape[1]), np.float32)
+    own = np.zeros((graph.num_users, dim), np.float32)
+    own[: base.num_users] = art.model.user_text_x
     if changed.users.text:
         texts = list(changed.users.text.items())
         own[graph.users.to_index([uid for uid, _ in texts])] = encode_with_cache(
@@ -110,21 +134,22 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
     user_x = user_features(graph, item_x, own)
     progress("embed", 50.0)
     user_emb, item_emb = embed_inductive(trained, graph, user_x, item_x, device="cpu")
-    # The item-item term knows the trained catalogue only: items new since then wait for the
-    # next full refresh before they are recommended.
-    n = base.num_items
-    known = graph if graph.num_items == n else _restrict_items(graph, n)
     consumed = consumed_matrix(replace(changed.edges, user=idx[changed.edges.user]),
-                               graph.num_users, graph.num_items)[:, :n]
-    top = serve(art.model.scorer(known, user_emb, item_emb[:n]), consumed, settings.top_k, idx)
-    reasons = explain(top.items, idx, item_emb[:n], known.to_csr(binary=True),
-                      art.item_categories)
-    interests = interest_rows(base.items.ids, top, reasons, art.titles)
-    categories = top_categories(user_emb[idx], item_emb[:n], art.item_categories,
-                                CATEGORIES_PER_USER)
+                               graph.num_users, graph.num_items)
+    scorer = art.model.scorer(graph, user_emb, item_emb, item_x, own)
+    top = serve(scorer, consumed, settings.top_k, idx)
+    cats, titles = list(art.item_categories), list(art.titles)
+    if items is not None:
+        known = {i: (c, t) for i, c, t in zip(items.ids, items.categories, items.titles)}
+        for iid in graph.items.ids[n:]:
+            c, t = known.get(iid, ((), ""))
+            cats.append(c)
+            titles.append(t)
+    reasons = explain(top.items, idx, item_emb, graph.to_csr(binary=True), cats)
+    interests = interest_rows(graph.items.ids, top, reasons, titles)
+    categories = top_categories(user_emb[idx], item_emb, cats, CATEGORIES_PER_USER)
     # Segments: the changed users' category shares in the saved interest space, nearest saved
     # centroid; no re-clustering (the drift check says when a full re-segmentation is due).
-    cats = [*art.item_categories, *[()] * (len(changed.item_ids) - len(art.item_categories))]
     shares, _ = segmentation.interest_shares(changed.edges, len(changed.users.ids), cats,
                                              categories=art.segments.space.categories)
     points = art.segments.place(shares)

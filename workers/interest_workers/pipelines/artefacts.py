@@ -1,7 +1,7 @@
 """What a full refresh saves for the incremental refreshes after it: one file per version.
 
 ``<models_dir>/<version>.pt`` holds the fitted model (GCN weights and hyperparameters, its training
-graph and features, embeddings, the EASE item-item weights and the choices made), the segments
+graph and features, embeddings, the fitted blend terms and the choices made), the segments
 (interest space, centroids, drift limits and labels), the customer-value fit and churn basis and
 the catalogue text the reasons cite, under one format number. A file of another format is
 refused with :class:`ArtefactFormatError` (the next full refresh writes a current one).
@@ -16,16 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
+from ..typing import FloatArray
 from . import baselines
+from .blend import HistoryTerm, Variant
 from .gcn import TextGCN, TrainedModel, resolve_device
 from .graph_build import IdMap, InteractionGraph
 from .interest_model import InterestModel, Selection
 from .segment_space import InterestSpace
 from .segmentation import SavedSegments
+from .sequence import SequentialItemItem
 
-ARTEFACT_FORMAT = 3
+ARTEFACT_FORMAT = 4
 
 
 class ArtefactFormatError(ValueError):
@@ -62,6 +66,52 @@ def _tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x.detach().cpu() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
 
 
+def _sparse(prefix: str, m: sp.csr_matrix) -> dict[str, torch.Tensor]:
+    m = sp.csr_matrix(m)
+    return {f"{prefix}.data": torch.from_numpy(m.data.astype(np.float32)),
+            f"{prefix}.indices": torch.from_numpy(m.indices.astype(np.int64)),
+            f"{prefix}.indptr": torch.from_numpy(m.indptr.astype(np.int64))}
+
+
+def _unsparse(prefix: str, tensors: dict[str, torch.Tensor], n: int) -> sp.csr_matrix:
+    return sp.csr_matrix((tensors[f"{prefix}.data"].numpy(), tensors[f"{prefix}.indices"].numpy(),
+                          tensors[f"{prefix}.indptr"].numpy()), shape=(n, n))
+
+
+def _term_tensors(name: str, term: HistoryTerm) -> dict[str, torch.Tensor]:
+    """What a fitted term needs besides its variant's parameters (the content term: nothing)."""
+    if isinstance(term, baselines.EASE):
+        return {f"{name}.b": _tensor(term.b)}
+    if isinstance(term, baselines.RP3Beta | SequentialItemItem):
+        return _sparse(f"{name}.w", term.w)
+    if isinstance(term, baselines.Popularity):
+        return {f"{name}.counts": _tensor(term.counts)}
+    return {}
+
+
+def _term(variant: Variant, tensors: dict[str, torch.Tensor], graph: InteractionGraph,
+          item_x: FloatArray, user_text_x: FloatArray) -> HistoryTerm:
+    name, p, n = variant.term, variant.as_dict(), graph.num_items
+    term: Any
+    if name == "ease":
+        term = baselines.EASE(p["l2"], history=p["history"])
+        term.b = tensors["ease.b"].numpy()
+    elif name == "rp3beta":
+        term = baselines.RP3Beta(p["alpha"], p["beta"], history=p["history"])
+        term.w = _unsparse("rp3beta.w", tensors, n)
+    elif name == "sequence":
+        term = SequentialItemItem(p["decay"])
+        term.w = _unsparse("sequence.w", tensors, n)
+    elif name == "popularity":
+        term = baselines.Popularity()
+        term.counts = tensors["popularity.counts"].numpy()
+    elif name == "content":
+        return baselines.Content(item_x, user_text_x).fit(graph)  # type: ignore[return-value]
+    else:
+        raise ArtefactFormatError(f"unknown blend term {name!r}")
+    return term.with_history(graph)  # type: ignore[no-any-return]
+
+
 def save_artefacts(path: Path, art: Artefacts) -> None:
     """Write ``art`` to ``path`` (parents created)."""
     model, trained = art.model, art.model.trained
@@ -70,8 +120,8 @@ def save_artefacts(path: Path, art: Artefacts) -> None:
         "version": trained.version, "encoder_name": trained.encoder_name,
         "edge_transform": trained.edge_transform, "hyperparameters": trained.model.hyperparameters,
         "user_ids": list(g.users.ids), "item_ids": list(g.items.ids),
-        "item_l2": model.item_term.l2, "item_history": model.item_term.history_kind,
-        "selection": model.selection.as_dict(), "as_of": art.as_of,
+        "selection": model.selection.as_dict(), "cold_neighbours": model.cold_neighbours,
+        "as_of": art.as_of,
         "segment_labels": {str(k): v for k, v in art.segment_labels.items()},
         "segment_categories": list(art.segments.space.categories),
         "value_fit": art.value_fit, "churn": art.churn,
@@ -86,7 +136,9 @@ def save_artefacts(path: Path, art: Artefacts) -> None:
         "edge_index": g.edge_index, "edge_weight": g.edge_weight, "edge_first_ts": g.edge_first_ts,
         "user_x": _tensor(trained.user_x), "item_x": _tensor(trained.item_x),
         "user_emb": _tensor(model.user_emb), "item_emb": _tensor(model.item_emb),
-        "item_term": _tensor(model.item_term.b),
+        "user_text_x": _tensor(model.user_text_x),
+        "terms": {k: v for name, term in model.terms.items()
+                  for k, v in _term_tensors(name, term).items()},
         **{f"segment_{k}": _tensor(np.asarray(v, np.float64))
            for k, v in art.segments.to_arrays().items() if k != "categories"},
     }
@@ -117,12 +169,15 @@ def load_artefacts(path: Path, device: str | torch.device | None = "cpu") -> Art
                              payload["edge_index"], payload["edge_weight"], payload["edge_first_ts"])
     trained = TrainedModel(gcn, graph, payload["user_x"].numpy(), payload["item_x"].numpy(),
                            meta["version"], meta["edge_transform"], meta["encoder_name"])
-    term = baselines.EASE(meta["item_l2"], history=meta["item_history"])
-    term.b = payload["item_term"].numpy()
-    term = term.with_history(graph)
     sel = meta["selection"]
-    selection = Selection(sel["epochs"], sel["item_l2"], sel["gcn_weight"], sel["val_recall@20"])
-    model = InterestModel(trained, term, selection, payload["user_emb"], payload["item_emb"])
+    chosen = {t: Variant(t, tuple(p.items())) for t, p in sel["variants"].items()}
+    selection = Selection(sel["epochs"], chosen, sel["weights"], sel["val_score"],
+                          sel["val_recall@20"], sel["val_singles"])
+    user_text_x = payload["user_text_x"].numpy()
+    terms = {t: _term(v, payload["terms"], graph, trained.item_x, user_text_x)
+             for t, v in chosen.items()}
+    model = InterestModel(trained, terms, selection, payload["user_emb"], payload["item_emb"],
+                          user_text_x, int(meta["cold_neighbours"]))
     return Artefacts(model, float(meta["as_of"]), _segments(payload, meta),
                      {int(k): v for k, v in meta["segment_labels"].items()}, meta["value_fit"],
                      meta["churn"], [tuple(c) for c in meta["item_categories"]],

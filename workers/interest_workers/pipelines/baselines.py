@@ -1,30 +1,42 @@
-"""Baseline recommenders for the side-by-side evaluation.
+"""Closed-form recommenders: baselines of the evaluation and candidate terms of the served model.
 
-Each one is fitted on an :class:`InteractionGraph` (binary implicit feedback, as these baselines are
-usually run) and is a :class:`~interest_workers.pipelines.scores.Scorer`.
+Each one is fitted on an :class:`InteractionGraph` (binary implicit feedback by default, as these
+baselines are usually run; the served model may fit them on the recipe's weights) and is a
+:class:`~interest_workers.pipelines.scores.Scorer`. The trained peers (implicit's ALS and BPR,
+cornac's Mult-VAE, PyG's LightGCN) are in :mod:`~interest_workers.pipelines.peers`.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
-import time
-from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch_geometric.nn.models import LightGCN
 
 from ..typing import FloatArray, IndexArray
-from .gcn import bipartite_edges, normalized_adjacency
+from .features import user_features
 from .graph_build import InteractionGraph
-from .training import TrainResult, ValidationFn
 
 logger = logging.getLogger(__name__)
+
+
+def pad_items(w: FloatArray | sp.csr_matrix, n: int) -> FloatArray | sp.csr_matrix:
+    """An ``(I, I)`` item-item matrix grown to ``(n, n)`` with zeros: items added to the catalogue
+    after the fit have no learned relations yet.
+
+    Raises:
+        ValueError: ``n`` is below the fitted item count.
+    """
+    m = w.shape[0]
+    if n < m:
+        raise ValueError(f"the graph has {n} items, fewer than the fitted {m}")
+    if n == m:
+        return w
+    if sp.issparse(w):
+        csr = sp.csr_matrix(w)
+        return sp.csr_matrix((csr.data, csr.indices, np.concatenate(
+            [csr.indptr, np.full(n - m, csr.indptr[-1])])), shape=(n, n))
+    return np.pad(w, ((0, n - m), (0, n - m)))
 
 
 class Popularity:
@@ -33,6 +45,13 @@ class Popularity:
     def fit(self, graph: InteractionGraph) -> Popularity:
         self.counts = graph.item_degree().astype(np.float32)
         return self
+
+    def with_history(self, graph: InteractionGraph) -> Popularity:
+        """The fitted counts over ``graph``'s catalogue (new items count 0 until the next fit)."""
+        out = Popularity()
+        out.counts = np.zeros(graph.num_items, np.float32)
+        out.counts[: len(self.counts)] = self.counts
+        return out
 
     @property
     def num_items(self) -> int:
@@ -93,6 +112,21 @@ def ease_weights(x: sp.csr_matrix, l2: float) -> FloatArray:
     return np.asarray(b, dtype=np.float32)
 
 
+def _history_rows_check(kind: str) -> None:
+    if kind not in ("binary", "weighted"):
+        raise ValueError(f"unknown history {kind!r}; valid: binary, weighted")
+
+
+def _history_rows(graph: InteractionGraph, kind: str) -> sp.csr_matrix:
+    """The user rows an item-item model scores with: binary, or the recipe's weights with each
+    row scaled to a maximum of 1 (so λ and the similarities keep the binary fit's scale)."""
+    _history_rows_check(kind)
+    x = graph.to_csr(binary=kind == "binary")
+    if kind == "weighted":
+        x = sp.csr_matrix(sp.diags(1.0 / np.maximum(x.max(1).toarray().ravel(), 1e-12)) @ x)
+    return x
+
+
 class EASE:
     """Embarrassingly Shallow Autoencoder on the binary matrix (or a weighted one).
 
@@ -102,30 +136,21 @@ class EASE:
     """
 
     def __init__(self, l2: float = 500.0, history: str = "binary") -> None:
-        if history not in ("binary", "weighted"):
-            raise ValueError(f"unknown history {history!r}; valid: binary, weighted")
+        _history_rows_check(history)
         self.l2 = l2
         self.history_kind = history
 
-    def _rows(self, graph: InteractionGraph) -> sp.csr_matrix:
-        x = graph.to_csr(binary=self.history_kind == "binary")
-        if self.history_kind == "weighted":
-            # Rows scaled to max 1 keep λ on the same scale as the binary fit.
-            x = sp.csr_matrix(sp.diags(1.0 / np.maximum(x.max(1).toarray().ravel(), 1e-12)) @ x)
-        return x
-
     def fit(self, graph: InteractionGraph) -> EASE:
-        self.history = self._rows(graph)
+        self.history = _history_rows(graph, self.history_kind)
         self.b = ease_weights(self.history, self.l2)
         return self
 
     def with_history(self, graph: InteractionGraph) -> EASE:
-        """The fitted item-item weights scoring the users of ``graph`` (same items)."""
-        if graph.num_items != self.b.shape[0]:
-            raise ValueError(f"graph has {graph.num_items} items, the weights {self.b.shape[0]}")
+        """The fitted item-item weights scoring the users of ``graph`` (whose first items are the
+        fitted ones; items added after the fit have no weights yet)."""
         out = EASE(self.l2, history=self.history_kind)
-        out.history = out._rows(graph)
-        out.b = self.b
+        out.history = _history_rows(graph, self.history_kind)
+        out.b = np.asarray(pad_items(self.b, graph.num_items))
         return out
 
     @property
@@ -136,190 +161,107 @@ class EASE:
         return np.asarray(self.history[users] @ self.b, dtype=np.float32)
 
 
-class _MF(nn.Module):
-    def __init__(self, num_users: int, num_items: int, dim: int) -> None:
-        super().__init__()
-        self.user = nn.Embedding(num_users, dim)
-        self.item = nn.Embedding(num_items, dim)
-        nn.init.normal_(self.user.weight, std=0.1)
-        nn.init.normal_(self.item.weight, std=0.1)
 
 
-def _train_bpr(
-    module: nn.Module,
-    embed_fn: Callable[[], tuple[Tensor, Tensor]],
-    graph: InteractionGraph,
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    reg: float,
-    validation: ValidationFn | None,
-    eval_every: int,
-    patience: int,
-    seed: int,
-) -> TrainResult:
-    """BPR with one uniform negative per positive; ``embed_fn`` gives all ``(U, D), (I, D)``."""
-    start = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    pos = graph.edge_index
-    warm = torch.from_numpy(np.flatnonzero(graph.item_degree() > 0))
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    result = TrainResult(epochs=0, best_epoch=0, best_val=math.nan)
-    best_state = None
-    bad = 0
-    for epoch in range(1, epochs + 1):
-        module.train()
-        perm = torch.randperm(graph.num_edges, generator=gen)
-        total = 0.0
-        for s in range(0, graph.num_edges, batch_size):
-            b = perm[s : s + batch_size]
-            neg = warm[torch.randint(len(warm), (len(b),), generator=gen)]
-            zu_all, zi_all = embed_fn()
-            zu, zp, zn = zu_all[pos[0, b]], zi_all[pos[1, b]], zi_all[neg]
-            loss = -F.logsigmoid((zu * zp).sum(-1) - (zu * zn).sum(-1)).mean()
-            loss = loss + reg * (zu.pow(2).sum() + zp.pow(2).sum() + zn.pow(2).sum()) / len(b)
-            opt.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += float(loss.detach())
-        result.epochs = epoch
-        val = math.nan
-        if validation is not None and (epoch % eval_every == 0 or epoch == epochs):
-            module.eval()
-            with torch.no_grad():
-                zu_all, zi_all = embed_fn()
-            val = float(validation(zu_all, zi_all))
-            if math.isnan(result.best_val) or val > result.best_val:
-                result.best_val, result.best_epoch = val, epoch
-                best_state = copy.deepcopy(module.state_dict())
-                bad = 0
-            else:
-                bad += 1
-        result.history.append((epoch, total, val))
-        if bad >= patience:
-            break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    else:
-        result.best_epoch = result.epochs
-    result.fit_s = time.perf_counter() - start
-    return result
+def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None) -> sp.csr_matrix:
+    """RP3β item-item weights (Paudel et al. 2017, as in Dacrema et al.'s reference code).
 
-
-class BPRMF:
-    """Matrix factorisation trained with BPR.
+    The 3-step random walk item → user → item, ``W = P_iu^α · P_ui^α``, with each column divided by
+    the target item's popularity to the power ``β``; the diagonal is zero and each row keeps its
+    ``k`` largest weights.
 
     Args:
-        embedding_dim: Factors.
-        epochs: Maximum epochs.
-        lr: Adam learning rate.
-        batch_size: Positives per step.
-        reg: L2 on the batch embeddings.
-        seed: Initialisation and sampling seed.
+        x: ``(U, I)`` binary user×item matrix.
+        alpha: Power on the transition probabilities.
+        beta: Popularity penalty (0 = plain P³α).
+        k: Neighbours kept per item (``None``: all).
+
+    Returns:
+        ``(I, I)`` float32, dense.
+    """
+    x = sp.csr_matrix(x, dtype=np.float64)
+    x.data[:] = 1.0
+    p_ui = sp.csr_matrix(sp.diags(1.0 / np.maximum(np.asarray(x.sum(1)).ravel(), 1)) @ x)
+    xt = sp.csr_matrix(x.T)
+    p_iu = sp.csr_matrix(sp.diags(1.0 / np.maximum(np.asarray(xt.sum(1)).ravel(), 1)) @ xt)
+    p_ui.data **= alpha
+    p_iu.data **= alpha
+    pop = np.asarray(x.sum(0)).ravel()
+    penalty = np.where(pop > 0, np.maximum(pop, 1) ** -beta, 0.0)
+    w = (p_iu @ p_ui).toarray() * penalty[None, :]
+    np.fill_diagonal(w, 0.0)
+    if k is not None and k < w.shape[1]:
+        cut = np.argpartition(-w, k, axis=1)[:, k:]
+        np.put_along_axis(w, cut, 0.0, axis=1)
+    out = sp.csr_matrix(w.astype(np.float32))
+    out.eliminate_zeros()
+    return out
+
+
+class RP3Beta:
+    """Graph-based item-item recommender RP3β: scores ``history · W`` (see :func:`rp3beta_weights`).
+
+    Args:
+        alpha: Power on the transition probabilities.
+        beta: Popularity penalty.
+        k: Neighbours kept per item.
+        history: ``"binary"`` or ``"weighted"`` user rows at scoring time.
     """
 
-    def __init__(
-        self,
-        embedding_dim: int = 64,
-        epochs: int = 60,
-        lr: float = 0.005,
-        batch_size: int = 2048,
-        reg: float = 1e-4,
-        seed: int = 0,
-    ) -> None:
-        self.embedding_dim = embedding_dim
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.reg = reg
-        self.seed = seed
+    def __init__(self, alpha: float = 1.0, beta: float = 0.5, k: int | None = 200,
+                 history: str = "binary") -> None:
+        _history_rows_check(history)
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+        self.history_kind = history
 
-    def fit(
-        self, graph: InteractionGraph, validation: ValidationFn | None = None, patience: int = 3
-    ) -> BPRMF:
-        torch.manual_seed(self.seed)
-        self.module = _MF(graph.num_users, graph.num_items, self.embedding_dim)
-        self.train_result = _train_bpr(
-            self.module, lambda: (self.module.user.weight, self.module.item.weight), graph,
-            epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, reg=self.reg,
-            validation=validation, eval_every=2, patience=patience, seed=self.seed,
-        )
-        self.user_emb = self.module.user.weight.detach().numpy().copy()
-        self.item_emb = self.module.item.weight.detach().numpy().copy()
+    def fit(self, graph: InteractionGraph) -> RP3Beta:
+        self.w = rp3beta_weights(graph.to_csr(binary=True), self.alpha, self.beta, self.k)
+        self.history = _history_rows(graph, self.history_kind)
+        return self
+
+    def with_history(self, graph: InteractionGraph) -> RP3Beta:
+        """The fitted weights scoring the users of ``graph`` (see :meth:`EASE.with_history`)."""
+        out = RP3Beta(self.alpha, self.beta, self.k, self.history_kind)
+        out.w = sp.csr_matrix(pad_items(self.w, graph.num_items))
+        out.history = _history_rows(graph, self.history_kind)
+        return out
+
+    @property
+    def num_items(self) -> int:
+        return int(self.w.shape[0])
+
+    def score(self, users: IndexArray) -> FloatArray:
+        return np.asarray((self.history[users] @ self.w).todense(), dtype=np.float32)
+
+
+class Content:
+    """Text only: cosine of each item's text to the user's history.
+
+    A user's profile is the weighted mean of the texts of the items they interacted with (the
+    recipe's time-decayed weights: recent and strong interactions count most), blended with their
+    own review and search text (:func:`~interest_workers.pipelines.features.user_features`). Items
+    nobody has touched yet are scored like any other, which is what cold start needs.
+
+    Args:
+        item_x: ``(I, D)`` normalised item text embeddings.
+        user_text_x: ``(U, D)`` users' own text embeddings (zero rows for none), or ``None``.
+    """
+
+    def __init__(self, item_x: FloatArray, user_text_x: FloatArray | None = None) -> None:
+        self.item_x = np.ascontiguousarray(item_x, dtype=np.float32)
+        self.user_text_x = user_text_x
+
+    def fit(self, graph: InteractionGraph) -> Content:
+        if graph.num_items != self.item_x.shape[0]:
+            raise ValueError(f"graph has {graph.num_items} items, the features {self.item_x.shape[0]}")
+        self.user_x = user_features(graph, self.item_x, self.user_text_x)
         return self
 
     @property
     def num_items(self) -> int:
-        return int(self.item_emb.shape[0])
+        return int(self.item_x.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
-        return np.asarray(self.user_emb[users] @ self.item_emb.T, dtype=np.float32)
-
-
-class LightGCNBaseline:
-    """PyG's :class:`torch_geometric.nn.models.LightGCN` (id embeddings only, no text).
-
-    Args:
-        embedding_dim: Embedding width.
-        num_layers: Propagation layers.
-        epochs: Maximum epochs.
-        lr: Adam learning rate.
-        batch_size: Positives per step.
-        reg: L2 on the batch embeddings.
-        seed: Initialisation and sampling seed.
-    """
-
-    def __init__(
-        self,
-        embedding_dim: int = 64,
-        num_layers: int = 2,
-        epochs: int = 60,
-        lr: float = 0.01,
-        batch_size: int = 4096,
-        reg: float = 1e-4,
-        seed: int = 0,
-    ) -> None:
-        self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.reg = reg
-        self.seed = seed
-
-    def fit(
-        self, graph: InteractionGraph, validation: ValidationFn | None = None, patience: int = 3
-    ) -> LightGCNBaseline:
-        torch.manual_seed(self.seed)
-        U, n = graph.num_users, graph.num_users + graph.num_items
-        self.module = LightGCN(n, self.embedding_dim, self.num_layers)
-        edge_index = bipartite_edges(graph.edge_index, U)
-        # Normalise once and hand LGConv the sparse adjacency: same maths, far faster on CPU.
-        adj = normalized_adjacency(
-            edge_index, torch.ones(edge_index.size(1)), n, transform="binary"
-        )
-        for conv in self.module.convs:
-            conv.normalize = False
-
-        def embed_fn() -> tuple[Tensor, Tensor]:
-            z = self.module.get_embedding(adj)
-            return z[:U], z[U:]
-
-        self.train_result = _train_bpr(
-            self.module, embed_fn, graph, epochs=self.epochs, lr=self.lr,
-            batch_size=self.batch_size, reg=self.reg, validation=validation, eval_every=2,
-            patience=patience, seed=self.seed,
-        )
-        self.module.eval()
-        with torch.no_grad():
-            zu, zi = embed_fn()
-        self.user_emb, self.item_emb = zu.numpy().copy(), zi.numpy().copy()
-        return self
-
-    @property
-    def num_items(self) -> int:
-        return int(self.item_emb.shape[0])
-
-    def score(self, users: IndexArray) -> FloatArray:
-        return np.asarray(self.user_emb[users] @ self.item_emb.T, dtype=np.float32)
+        return self.user_x[users] @ self.item_x.T

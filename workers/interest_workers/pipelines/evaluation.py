@@ -12,9 +12,12 @@ Protocol (same for every method, one run):
   :func:`~interest_workers.pipelines.interest_model.serve`, the functions the full refresh calls,
   with the same config: the metrics are those of the top-K a refresh of the training events would
   write as ``INTERESTED_IN`` (consumed items excluded, everything else ranked).
-* **Baselines** are tuned on the same validation carve of the training graph that the served fit
-  uses (:func:`~interest_workers.pipelines.splits.carve_validation`), then refitted on the whole
+* **Baselines** (:mod:`~interest_workers.pipelines.tuning`) are tuned on the same validation
+  carve of the training graph that the served fit uses
+  (:func:`~interest_workers.pipelines.splits.carve_validation`), then refitted on the whole
   graph. The test split is only ever scored once per method.
+* **Cold slice**: held-out items that nobody interacted with in the training split (they first
+  appear in the test period); ``cold_recall@20`` is Recall@20 over those items alone.
 """
 
 from __future__ import annotations
@@ -31,24 +34,16 @@ from torch_geometric import seed_everything
 from interest_graph.recipe import EdgeRecipe, EventLike, graph_clock
 
 from ..typing import FloatArray
-from . import baselines
 from .features import TextCache, TextEncoder, build_node_features
 from .graph_build import InteractionGraph, build_graph, consumed_matrix
 from .interest_model import FitConfig, fit, serve
-from .metrics import (
-    Targets,
-    embedding_validation,
-    evaluate_scorer,
-    index_targets,
-    ranking_metrics,
-    without_targets,
-)
-from .scores import Scorer
+from .metrics import Targets, evaluate_scorer, index_targets, ranking_metrics, without_targets
 from .splits import carve_validation, temporal_split
+from .tuning import BASELINES, Validation, fit_baseline
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("ours", "popularity", "itemknn", "ease", "bpr_mf", "lightgcn")
+METHODS = ("ours", *BASELINES)
 METRICS = ("recall@20", "ndcg@20", "hit@10", "coverage", "cold_recall@20")
 K = 20
 
@@ -97,32 +92,6 @@ def training_data(
                         feats.item_x, feats.user_text_x, index_targets(graph, held), feats.encoded)
 
 
-def _score_key(m: Mapping[str, float | None]) -> float:
-    return float(m["recall@20"] or 0.0) + float(m["ndcg@20"] or 0.0)
-
-
-def _fit_baseline(name: str, graph: InteractionGraph, val: InteractionGraph,
-                  val_exclude: sp.csr_matrix, val_targets: Targets, seed: int,
-                  batch_size: int) -> Scorer:
-    def tuned(candidates: Iterable[Any], make: Any) -> Any:
-        return max(candidates, key=lambda c: _score_key(
-            evaluate_scorer(make(c).fit(val), val_exclude, val_targets)))
-
-    if name == "popularity":
-        return baselines.Popularity().fit(graph)
-    if name == "itemknn":
-        return baselines.ItemKNN(tuned((50, 200), baselines.ItemKNN)).fit(graph)
-    if name == "ease":
-        return baselines.EASE(tuned((100.0, 300.0, 1000.0), baselines.EASE)).fit(graph)
-    if name in ("bpr_mf", "lightgcn"):
-        cls = baselines.BPRMF if name == "bpr_mf" else baselines.LightGCNBaseline
-        trial = cls(seed=seed, batch_size=batch_size).fit(
-            val, embedding_validation(val_exclude, val_targets))
-        epochs = max(trial.train_result.best_epoch, 1)
-        return cls(epochs=epochs, seed=seed, batch_size=batch_size).fit(graph)
-    raise ValueError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-
-
 def run_benchmark(
     events: Sequence[EventLike],
     items: Mapping[str, ItemLike],
@@ -164,8 +133,9 @@ def run_benchmark(
     data = training_data(train_events, held, items, recipe, encoder, cache)
     features_s = time.perf_counter() - t0
     graph, targets = data.graph, data.targets
-    val, val_targets = carve_validation(graph, holdout=config.holdout, min_items=config.min_items)
-    val_exclude = without_targets(data.consumed, val_targets)
+    carved, val_targets = carve_validation(graph, holdout=config.holdout,
+                                           min_items=config.min_items)
+    val = Validation(carved, without_targets(data.consumed, val_targets), val_targets)
     out: dict[str, Any] = {"methods": {}}
     for name in methods:
         seed_everything(config.seed)
@@ -178,10 +148,12 @@ def run_benchmark(
             metrics: dict[str, Any] = dict(ranking_metrics(top, targets, graph.num_items, k=K))
             extra = model.selection.as_dict()
         else:
-            scorer = _fit_baseline(name, graph, val, val_exclude, val_targets, config.seed,
-                                   config.batch_size(graph.num_edges))
+            tuned = fit_baseline(name, graph, val, item_x=data.item_x,
+                                 user_text_x=data.user_text_x, seed=config.seed,
+                                 device=config.device)
             fit_s = time.perf_counter() - start
-            metrics = dict(evaluate_scorer(scorer, data.consumed, targets, k=K))
+            metrics = dict(evaluate_scorer(tuned.scorer, data.consumed, targets, k=K))
+            extra = tuned.params
         metrics["fit_s"] = round(fit_s, 3)
         if extra:
             metrics["chosen"] = extra

@@ -1,4 +1,4 @@
-"""The served model ("ours"): the text-fed GCN blended with an EASE item-item term.
+"""The served model ("ours"): a blend of the text-fed GCN and closed-form terms, chosen per graph.
 
 One function fits it (:func:`fit`) and one scores it (:func:`serve`). The full refresh and the
 benchmark both call them with the same :class:`FitConfig` (built from the settings) on the same
@@ -7,14 +7,16 @@ graph (built with the recipe), so the benchmark measures what the refresh writes
 
 The fit makes its own choices on a validation carve of the graph's edges
 (:func:`~interest_workers.pipelines.splits.carve_validation`): the GCN's epochs (early stopping on
-Recall@20), EASE's λ and the blend weight. It then refits on the whole graph with them.
+Recall@20), each closed-form term's best variant (:func:`~.blend.variants`) and the blend weights
+(:func:`~.blend.choose_weights`). It then refits the GCN and every term of non-zero weight on the
+whole graph.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,19 +27,34 @@ from torch_geometric import seed_everything
 from interest_graph.settings import Settings
 
 from ..typing import FloatArray, IndexArray
-from . import baselines
+from .baselines import Content
+from .blend import (
+    TERMS,
+    TEXT_TERMS,
+    BlendScorer,
+    ColdItems,
+    HistoryTerm,
+    ValidationScores,
+    Variant,
+    choose_weights,
+    fit_variant,
+    standardise,
+    validation_users,
+    variants,
+)
 from .features import user_features
 from .gcn import TextGCN, TrainedModel, embed
 from .graph_build import InteractionGraph
-from .metrics import Targets, embedding_validation, evaluate_scorer, without_targets
-from .scores import BlendScorer, EmbeddingScorer, Scorer, TopK, top_k_items
+from .metrics import Targets, embedding_validation, without_targets
+from .scores import EmbeddingScorer, Scorer, TopK, top_k_items
 from .splits import carve_validation
 from .training import train_gcn
 
 logger = logging.getLogger(__name__)
 
-#: Blend weight of the GCN when the graph is too small to carve a validation split.
-FALLBACK_GCN_WEIGHT = 0.8
+#: Blend when the graph is too small to carve a validation split.
+FALLBACK_WEIGHTS = {"gcn": 0.8, "ease": 0.2}
+FALLBACK_EASE = Variant("ease", (("l2", 100.0), ("history", "weighted")))
 #: Users scored at once when serving (part of the served function: row results do not depend
 #: on it, but one value everywhere keeps the refresh and the benchmark bit-identical).
 SERVE_BATCH = 1024
@@ -56,11 +73,21 @@ class FitConfig:
         id_dropout: Probability that an item loses its id embedding in a step.
         steps_per_epoch: Batches per epoch (batch size follows the edge count).
         min_batch_size: Smallest batch.
+        terms: Candidate terms of the blend (see :data:`~.blend.TERMS`); ``gcn`` is always fitted
+            (its embeddings serve segments, similar items and reasons).
         l2_grid: EASE ridge strengths tried.
-        gcn_weights: Blend weights of the GCN tried (the rest goes to EASE).
+        rp3_alphas: RP3β powers tried.
+        rp3_betas: RP3β popularity penalties tried.
+        sequence_decays: Next-item discounts tried.
+        blend_grid: Weights tried per term.
+        blend_rounds: Coordinate-ascent sweeps at most.
+        blend_resamples: Bootstrap resamples of the validation users the weights are averaged
+            over (0: one ascent on all of them).
+        cold_neighbours: Text neighbours that score an item nobody has touched.
+        max_validation_cells: Bound on validation users × items scored densely.
         holdout: Share of each user's edges carved for validation.
         min_items: Users with fewer edges are not carved.
-        seed: Seeds initialisation, shuffling and negative sampling.
+        seed: Seeds initialisation, shuffling, negative sampling and the validation sample.
         device: ``None`` = CUDA when present.
     """
 
@@ -72,12 +99,26 @@ class FitConfig:
     id_dropout: float = 0.2
     steps_per_epoch: int = 12
     min_batch_size: int = 4096
-    l2_grid: tuple[float, ...] = (100.0, 300.0, 1000.0)
-    gcn_weights: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+    terms: tuple[str, ...] = TERMS
+    l2_grid: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
+    rp3_alphas: tuple[float, ...] = (0.5, 1.0)
+    rp3_betas: tuple[float, ...] = (0.3, 0.6)
+    sequence_decays: tuple[float, ...] = (0.5, 0.7, 0.9)
+    blend_grid: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
+    blend_rounds: int = 3
+    blend_resamples: int = 8
+    cold_neighbours: int = 20
+    max_validation_cells: int = 20_000_000
     holdout: float = 0.2
     min_items: int = 5
     seed: int = 0
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.terms) - set(TERMS)
+        if unknown or "gcn" not in self.terms:
+            raise ValueError(f"terms must include gcn and be among {', '.join(TERMS)}; "
+                             f"got {', '.join(self.terms)}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FitConfig:
@@ -87,84 +128,137 @@ class FitConfig:
     def batch_size(self, num_edges: int) -> int:
         return max(self.min_batch_size, math.ceil(num_edges / self.steps_per_epoch))
 
+    def variants(self, term: str) -> list[Variant]:
+        return variants(term, l2_grid=self.l2_grid, rp3_alphas=self.rp3_alphas,
+                        rp3_betas=self.rp3_betas, sequence_decays=self.sequence_decays)
+
 
 @dataclass(frozen=True)
 class Selection:
-    """What the validation carve chose (``val_recall`` is None when there was no carve)."""
+    """What the validation carve chose.
+
+    Attributes:
+        epochs: GCN epochs.
+        variants: The chosen variant of each closed-form term of non-zero weight.
+        weights: Blend weight by term (terms of weight 0 left out).
+        val_score: The blend's Recall@20 + NDCG@20 on the carve (None: no carve).
+        val_recall: The GCN's Recall@20 there (None: no carve).
+        singles: Each term's own Recall@20 + NDCG@20 there (its best variant).
+    """
 
     epochs: int
-    l2: float
-    gcn_weight: float
+    variants: dict[str, Variant]
+    weights: dict[str, float]
+    val_score: float | None
     val_recall: float | None
+    singles: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "item_l2": self.l2, "gcn_weight": self.gcn_weight,
-                "val_recall@20": self.val_recall}
+        return {"epochs": self.epochs, "weights": dict(self.weights),
+                "variants": {k: v.as_dict() for k, v in self.variants.items()},
+                "val_score": self.val_score, "val_recall@20": self.val_recall,
+                "val_singles": dict(self.singles)}
 
 
 @dataclass
 class InterestModel:
-    """A fitted model: the GCN (with what re-embedding needs), the item-item term, the choices.
+    """A fitted model: the GCN (with what re-embedding needs), the blended terms, the choices.
 
     Attributes:
         trained: The GCN with its training graph and features.
-        item_term: EASE fitted on the row-scaled weighted matrix.
-        selection: Epochs, λ and blend weight.
+        terms: The closed-form terms of non-zero weight, fitted on the whole graph.
+        selection: Epochs, variants and weights.
         user_emb: ``(U, D)`` user embeddings of the training graph.
         item_emb: ``(I, D)`` item embeddings.
+        user_text_x: ``(U, D_t)`` users' own text embeddings (the content term's input).
+        cold_neighbours: Text neighbours that score an item nobody has touched.
     """
 
     trained: TrainedModel
-    item_term: baselines.EASE
+    terms: dict[str, HistoryTerm]
     selection: Selection
     user_emb: torch.Tensor
     item_emb: torch.Tensor
+    user_text_x: FloatArray
+    cold_neighbours: int = 20
 
     def scorer(self, graph: InteractionGraph | None = None, user_emb: torch.Tensor | None = None,
-               item_emb: torch.Tensor | None = None) -> BlendScorer:
-        """The blended scorer; with ``graph`` (and its embeddings), a changed graph is scored
-        with the fitted item-item weights and the users' current histories."""
-        term = self.item_term
-        if graph is not None:
-            term = self.item_term.with_history(graph)
-        return BlendScorer(
-            [EmbeddingScorer(self.user_emb if user_emb is None else user_emb,
-                             self.item_emb if item_emb is None else item_emb), term],
-            [self.selection.gcn_weight, 1.0 - self.selection.gcn_weight],
-        )
+               item_emb: torch.Tensor | None = None, item_x: FloatArray | None = None,
+               user_text_x: FloatArray | None = None) -> BlendScorer:
+        """The blended scorer of the training graph; with ``graph`` (a changed graph whose first
+        items are the trained ones) and its embeddings and text features, the fitted terms score
+        its users' current histories, and items new since the fit are scored from their text."""
+        base = self.trained.graph
+        if graph is None:
+            graph, item_x, user_text_x = base, self.trained.item_x, self.user_text_x
+        if item_x is None or user_text_x is None:
+            raise ValueError("a changed graph needs its item_x and user_text_x")
+        emb = EmbeddingScorer(self.user_emb if user_emb is None else user_emb,
+                              self.item_emb if item_emb is None else item_emb)
+        terms: dict[str, Scorer] = {"gcn": emb}
+        for name, term in self.terms.items():
+            if graph is base:
+                terms[name] = term
+            elif name == "content":
+                terms[name] = Content(item_x, user_text_x).fit(graph)
+            else:
+                terms[name] = term.with_history(graph)
+        warm = np.zeros(graph.num_items, bool)
+        warm[: base.num_items] = base.item_degree() > 0
+        return BlendScorer(terms, self.selection.weights,
+                           ColdItems(item_x, warm, self.cold_neighbours))
 
 
-def _new_gcn(graph: InteractionGraph, text_dim: int, config: FitConfig) -> TextGCN:
+def new_gcn(graph: InteractionGraph, text_dim: int, config: FitConfig) -> TextGCN:
     seed_everything(config.seed)
     return TextGCN(graph.num_users, graph.num_items, text_dim, config.embedding_dim,
                    config.num_layers, id_dropout=config.id_dropout)
 
 
-def _score_key(m: dict[str, float | None]) -> float:
-    return float(m["recall@20"] or 0.0) + float(m["ndcg@20"] or 0.0)
-
-
 def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, item_x: FloatArray,
             user_text_x: FloatArray, config: FitConfig, batch_size: int) -> Selection:
-    """Train on the carved graph with early stopping, then grid λ × blend weight."""
+    """Train on the carved graph with early stopping, pick each term's variant, blend."""
+    # A user's own text (reviews) may describe the carved items: the carve hides it too.
+    user_text_x = np.array(user_text_x, np.float32, copy=True)
+    user_text_x[targets.users] = 0.0
     user_x = user_features(sub, item_x, user_text_x)
-    gcn = _new_gcn(sub, item_x.shape[1], config)
+    gcn = new_gcn(sub, item_x.shape[1], config)
     res = train_gcn(
         gcn, sub, user_x, item_x, epochs=config.max_epochs, lr=config.lr, batch_size=batch_size,
         text_loss_weight=config.text_loss_weight,
         validation=embedding_validation(exclude, targets), seed=config.seed, device=config.device,
     )
     ue, ie = embed(gcn, sub, user_x, item_x, device=config.device)
-    best: tuple[float, float, float] | None = None
-    for l2 in config.l2_grid:
-        term = baselines.EASE(l2, history="weighted").fit(sub)
-        for w in config.gcn_weights:
-            scorer = BlendScorer([EmbeddingScorer(ue, ie), term], [w, 1.0 - w])
-            key = _score_key(evaluate_scorer(scorer, exclude, targets))
-            if best is None or key > best[0]:
-                best = (key, l2, w)
-    assert best is not None
-    return Selection(max(res.best_epoch, 1), best[1], best[2], res.best_val)
+    val = validation_users(targets, sub.num_items, config.max_validation_cells, config.seed)
+    rows = val.users
+    local = Targets(np.arange(len(rows)), val.items, val.sizes, val.cold_items)
+    cold = ColdItems(item_x, sub.item_degree() > 0, config.cold_neighbours)
+    scores = ValidationScores({}, sp.csr_matrix(exclude[rows]), local)
+
+    def matrix(name: str, scorer: Scorer) -> FloatArray:
+        s = np.asarray(scorer.score(rows), dtype=np.float32)
+        if name not in TEXT_TERMS:
+            s = cold.fill(np.array(s, copy=True))
+        return standardise(s)
+
+    scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie))
+    singles = {"gcn": scores.evaluate({"gcn": 1.0})}
+    chosen: dict[str, Variant] = {}
+    for term in config.terms:
+        if term == "gcn":
+            continue
+        for variant in config.variants(term):
+            m = matrix(term, fit_variant(variant, sub, item_x, user_text_x))
+            value = ValidationScores({term: m}, scores.exclude, local).evaluate({term: 1.0})
+            logger.debug("validation %s: %.4f", variant, value)
+            if term not in singles or value > singles[term]:
+                singles[term], chosen[term] = value, variant
+                scores.matrices[term] = m
+    weights, best = choose_weights(scores, config.blend_grid, config.blend_rounds,
+                                   resamples=config.blend_resamples, seed=config.seed)
+    weights = {t: w for t, w in weights.items() if w}
+    kept = {t: v for t, v in chosen.items() if t in weights}
+    return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles)
 
 
 def fit(
@@ -177,7 +271,7 @@ def fit(
     version: str = "",
     encoder_name: str = "",
 ) -> InterestModel:
-    """Fit the served model on ``graph``, choosing epochs, λ and blend weight on its own edges.
+    """Fit the served model on ``graph``, making every choice on a carve of its own edges.
 
     Args:
         graph: The training graph (recipe weights, ``edge_first_ts`` for the carve).
@@ -194,20 +288,24 @@ def fit(
     batch_size = config.batch_size(graph.num_edges)
     sub, targets = carve_validation(graph, holdout=config.holdout, min_items=config.min_items)
     if len(targets.users) and sub.num_edges:
-        selection = _select(sub, targets, without_targets(exclude, targets), item_x, user_text_x, config,
-                            batch_size)
+        selection = _select(sub, targets, without_targets(exclude, targets), item_x, user_text_x,
+                            config, batch_size)
     else:
-        selection = Selection(config.max_epochs, config.l2_grid[0], FALLBACK_GCN_WEIGHT, None)
-    logger.info("interest model: %s", selection)
+        selection = Selection(config.max_epochs, {"ease": FALLBACK_EASE}, dict(FALLBACK_WEIGHTS),
+                              None, None)
+    logger.info("interest model: %s", selection.as_dict())
     user_x = user_features(graph, item_x, user_text_x)
-    gcn = _new_gcn(graph, item_x.shape[1], config)
+    gcn = new_gcn(graph, item_x.shape[1], config)
     train_gcn(gcn, graph, user_x, item_x, epochs=selection.epochs, lr=config.lr,
               batch_size=batch_size, text_loss_weight=config.text_loss_weight, seed=config.seed,
               device=config.device)
     trained = TrainedModel(gcn, graph, user_x, item_x, version, encoder_name=encoder_name)
     user_emb, item_emb = trained.embeddings(device=config.device)
-    term = baselines.EASE(selection.l2, history="weighted").fit(graph)
-    return InterestModel(trained, term, selection, user_emb, item_emb)
+    terms: dict[str, HistoryTerm] = {
+        name: fit_variant(variant, graph, item_x, user_text_x)  # type: ignore[misc]
+        for name, variant in selection.variants.items()}
+    return InterestModel(trained, terms, selection, user_emb, item_emb,
+                         np.asarray(user_text_x, np.float32), config.cold_neighbours)
 
 
 def serve(scorer: Scorer, exclude: sp.csr_matrix, k: int, users: IndexArray | None = None

@@ -1,0 +1,113 @@
+"""The served model's candidate terms and the blend chosen on validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from interest_workers.pipelines import baselines
+from interest_workers.pipelines.blend import (
+    BlendScorer,
+    ColdItems,
+    ValidationScores,
+    choose_weights,
+    standardise,
+)
+from interest_workers.pipelines.metrics import Targets, ranking_metrics
+from interest_workers.pipelines.scores import EmbeddingScorer, top_k_items
+from interest_workers.pipelines.sequence import SequentialItemItem, transition_weights
+
+from .conftest import make_graph
+
+
+def test_ease_matches_cornac_ease() -> None:
+    from cornac.data import Dataset
+    from cornac.models import EASE as CornacEASE
+
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((40, 12)) < 0.3).astype(np.float64))
+    coo = x.tocoo()
+    data = Dataset(40, 12, {u: u for u in range(40)}, {i: i for i in range(12)},
+                   (coo.row, coo.col, coo.data))
+    theirs = CornacEASE(lamb=5.0, posB=False, verbose=False).fit(data).B
+    assert np.allclose(baselines.ease_weights(x, 5.0), theirs, atol=1e-5)
+
+
+def test_rp3beta_walks_and_penalises_popular_targets() -> None:
+    # a: i1 i2; b: i1 i3; c: i3.  P_ui rows 1/2; P_iu: i1 -> a, b (1/2 each), i3 -> b, c.
+    g = make_graph([("a", "i1"), ("a", "i2"), ("b", "i1"), ("b", "i3"), ("c", "i3")],
+                   ["i1", "i2", "i3"])
+    w = baselines.rp3beta_weights(g.to_csr(binary=True), alpha=1.0, beta=0.0, k=None).toarray()
+    # i1 -> a -> i2: 1/2 * 1/2; i1 -> b -> i3: 1/2 * 1/2.
+    assert w[0, 1] == pytest.approx(0.25) and w[0, 2] == pytest.approx(0.25)
+    assert np.diag(w).sum() == 0
+    penalised = baselines.rp3beta_weights(g.to_csr(binary=True), 1.0, 1.0, None).toarray()
+    # i3 has 2 users, i2 has 1: the popular target is divided by its popularity.
+    assert penalised[0, 2] == pytest.approx(0.125) and penalised[0, 1] == pytest.approx(0.25)
+    top1 = baselines.rp3beta_weights(g.to_csr(binary=True), 1.0, 1.0, k=1)
+    assert top1.getnnz(axis=1).max() == 1
+
+
+def test_next_items_follow_the_order_and_baskets_count_both_ways() -> None:
+    g = make_graph([("a", "i1"), ("a", "i2"), ("a", "i3"), ("b", "i3"), ("b", "i4")],
+                   ["i1", "i2", "i3", "i4"], first_ts=[1.0, 2.0, 3.0, 5.0, 5.0])
+    w = transition_weights(g, lags=2, decay=0.5).toarray()
+    assert w[0, 1] == 1.0 and w[1, 2] == 1.0 and w[0, 2] == 0.5
+    assert w[1, 0] == 0.0 and w[2, 1] == 0.0  # order kept
+    assert w[2, 3] == 1.0 and w[3, 2] == 1.0  # same moment: both ways
+    term = SequentialItemItem(decay=0.5, lags=2, recent=1).fit(g)
+    # a's latest item is i3, followed (same basket) by i4 for b.
+    s = term.score(np.array([g.users.index("a")]))[0]
+    assert s.argmax() == g.items.index("i4")
+    grown = term.with_history(make_graph([("a", "i1")], ["i1", "i2", "i3", "i4", "i5"]))
+    assert grown.score(np.array([0])).shape == (1, 5)
+
+
+def test_cold_items_take_their_text_neighbours_scores() -> None:
+    item_x = np.array([[1, 0], [0, 1], [0.8, 0.6], [0, 0]], np.float32)
+    warm = np.array([True, True, False, False])
+    cold = ColdItems(item_x, warm, k=2)
+    s = cold.fill(np.array([[10.0, 0.0, 0.0, 0.0]], np.float32))
+    # item 2 is 0.8 like item 0 and 0.6 like item 1: the similarity-weighted mean of their
+    # scores. Item 3 has no text, hence no neighbours.
+    assert s[0, 2] == pytest.approx(10.0 * 0.8 / 1.4) and s[0, 3] == 0.0 and s[0, 0] == 10.0
+
+
+def test_validation_per_user_scores_match_the_metrics() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(30, 25)).astype(np.float32), rng.normal(size=(30, 25)).astype(np.float32)
+    exclude = sp.csr_matrix((rng.random((30, 25)) < 0.2).astype(np.float32))
+    items = [np.setdiff1d(rng.choice(25, 3, replace=False), exclude[u].indices) for u in range(30)]
+    targets = Targets(np.arange(30), items, np.array([len(t) + u % 2 for u, t in enumerate(items)]),
+                      np.zeros(25, bool))
+    vs = ValidationScores({"gcn": standardise(a), "ease": standardise(b)}, exclude, targets)
+    blend = BlendScorer({"gcn": EmbeddingScorer(a, np.eye(25)), "ease": EmbeddingScorer(b, np.eye(25))},
+                        {"gcn": 0.3, "ease": 0.7})
+    top = top_k_items(blend, 20, users=np.arange(30), exclude=exclude).items
+    m = ranking_metrics(top, targets, 25)
+    assert vs.evaluate({"gcn": 0.3, "ease": 0.7}) == pytest.approx(m["recall@20"] + m["ndcg@20"])
+    weights, value = choose_weights(vs, (0.0, 0.5, 1.0), 2, resamples=3, seed=0)
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert value == pytest.approx(vs.evaluate(weights))
+    assert choose_weights(vs, (0.0, 0.5, 1.0), 2, resamples=3, seed=0) == (weights, value)
+    # A term that is the targets themselves takes all the weight.
+    oracle = np.full((30, 25), -1.0, np.float32)
+    for u, t in enumerate(items):
+        oracle[u, t] = 1.0
+    vs.matrices["sequence"] = standardise(oracle)
+    assert choose_weights(vs, (0.0, 0.5, 1.0), 2, resamples=3)[0]["sequence"] >= 0.5
+
+
+def test_the_shortlist_keeps_what_each_term_ranks_in_its_top() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(20, 60)).astype(np.float32), rng.normal(size=(20, 60)).astype(np.float32)
+    exclude = sp.csr_matrix((rng.random((20, 60)) < 0.1).astype(np.float32))
+    items = [np.setdiff1d(rng.choice(60, 4, replace=False), exclude[u].indices) for u in range(20)]
+    targets = Targets(np.arange(20), items, np.array([len(t) for t in items]), np.zeros(60, bool))
+    full = ValidationScores({"gcn": standardise(a), "ease": standardise(b)}, exclude, targets)
+    short = ValidationScores({"gcn": standardise(a), "ease": standardise(b)}, exclude, targets)
+    short.restrict(20)
+    assert short._pool is not None and short._pool.shape == (20, 40)
+    for weights in ({"gcn": 1.0}, {"ease": 1.0}):
+        assert np.array_equal(short.per_user(weights), full.per_user(weights))

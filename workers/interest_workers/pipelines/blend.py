@@ -1,0 +1,327 @@
+"""The served model's candidate terms and how their blend is chosen on validation.
+
+Candidate terms (:data:`TERMS`), each a :class:`~interest_workers.pipelines.scores.Scorer`:
+
+* ``gcn``: the text-fed GCN's dot products (:mod:`~interest_workers.pipelines.gcn`);
+* ``ease``: EASE item-item regression, on binary or recipe-weighted histories;
+* ``rp3beta``: the RP3β random walk, likewise;
+* ``sequence``: items people touched right after the user's latest ones
+  (:mod:`~interest_workers.pipelines.sequence`);
+* ``content``: text similarity to the user's history;
+* ``popularity``: distinct users per item.
+
+:func:`choose_weights` blends them (each standardised per user, as :class:`BlendScorer` does) by
+coordinate ascent on a small weight grid, maximising Recall@20 + NDCG@20 on the validation carve,
+starting from the best single term. A term that does not help on a dataset keeps weight 0, so a
+tiny catalogue or a popularity-dominated log falls back to what works there.
+
+Items nobody has interacted with (new in the catalogue) have no column in the item-item terms;
+:class:`ColdItems` gives them, in every term that cannot score them itself, the similarity-weighted
+mean score of their nearest items by text, so a new item competes with the items it resembles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..typing import FloatArray, IndexArray
+from . import baselines
+from .graph_build import InteractionGraph
+from .metrics import Targets
+from .scores import Scorer, _top_k_rows
+from .sequence import SequentialItemItem
+
+logger = logging.getLogger(__name__)
+
+TERMS = ("gcn", "ease", "rp3beta", "sequence", "content", "popularity")
+#: Terms that score items nobody has touched from text themselves.
+TEXT_TERMS = frozenset({"gcn", "content"})
+K = 20
+
+
+class HistoryTerm(Scorer, Protocol):
+    """A fitted term that can score the users of a changed graph (same first items)."""
+
+    def with_history(self, graph: InteractionGraph) -> HistoryTerm: ...
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One candidate: a term and its parameters."""
+
+    term: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.term}({inner})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+def variants(term: str, *, l2_grid: Sequence[float], rp3_alphas: Sequence[float],
+             rp3_betas: Sequence[float], sequence_decays: Sequence[float]) -> list[Variant]:
+    """The candidates of one closed-form term (``gcn`` is trained, not enumerated)."""
+    if term == "ease":
+        return [Variant("ease", (("l2", l2), ("history", h)))
+                for h in ("binary", "weighted") for l2 in l2_grid]
+    if term == "rp3beta":
+        return [Variant("rp3beta", (("alpha", a), ("beta", b), ("history", h)))
+                for h in ("binary", "weighted") for a in rp3_alphas for b in rp3_betas]
+    if term == "sequence":
+        return [Variant("sequence", (("decay", d),)) for d in sequence_decays]
+    if term in ("content", "popularity"):
+        return [Variant(term)]
+    raise ValueError(f"unknown term {term!r}; valid: {', '.join(TERMS)}")
+
+
+def fit_variant(variant: Variant, graph: InteractionGraph, item_x: FloatArray,
+                user_text_x: FloatArray) -> Scorer:
+    """Fit one closed-form candidate on ``graph``."""
+    p = variant.as_dict()
+    if variant.term == "ease":
+        return baselines.EASE(p["l2"], history=p["history"]).fit(graph)
+    if variant.term == "rp3beta":
+        return baselines.RP3Beta(p["alpha"], p["beta"], history=p["history"]).fit(graph)
+    if variant.term == "sequence":
+        return SequentialItemItem(p["decay"]).fit(graph)
+    if variant.term == "content":
+        return baselines.Content(item_x, user_text_x).fit(graph)
+    if variant.term == "popularity":
+        return baselines.Popularity().fit(graph)
+    raise ValueError(f"unknown term {variant.term!r}; valid: {', '.join(TERMS)}")
+
+
+class ColdItems:
+    """Scores for items nobody has touched, from the items most like them by text.
+
+    Args:
+        item_x: ``(I, D)`` normalised item text embeddings.
+        warm: ``(I,)`` bool, items with interactions.
+        k: Text neighbours per cold item.
+    """
+
+    def __init__(self, item_x: FloatArray, warm: np.ndarray, k: int = 20) -> None:
+        self.cold = np.flatnonzero(~warm)
+        warm_idx = np.flatnonzero(warm)
+        n = len(item_x)
+        if len(self.cold) == 0 or len(warm_idx) == 0:
+            self.mix = sp.csr_matrix((n, 0), dtype=np.float32)
+            return
+        k = min(k, len(warm_idx))
+        sim = item_x[self.cold] @ item_x[warm_idx].T  # (C, W)
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        w = np.maximum(np.take_along_axis(sim, top, 1), 0.0)
+        w = w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+        rows = warm_idx[top].ravel()
+        cols = np.repeat(np.arange(len(self.cold)), k)
+        self.mix = sp.csr_matrix((w.ravel().astype(np.float32), (rows, cols)),
+                                 shape=(n, len(self.cold)))
+
+    def fill(self, scores: FloatArray) -> FloatArray:
+        """``scores`` ``(B, I)`` with the cold columns replaced by their neighbours' mean."""
+        if len(self.cold):
+            scores[:, self.cold] = (self.mix.T @ scores.T).T
+        return scores
+
+
+def standardise(s: FloatArray) -> FloatArray:
+    """Per-row zero mean, unit standard deviation."""
+    return np.asarray((s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-8), np.float32)
+
+
+class BlendScorer:
+    """The served score: a weighted sum of standardised terms, cold items filled from text.
+
+    Args:
+        terms: Scorer by term name, over the same items.
+        weights: Weight by term name (terms of weight 0 are skipped).
+        cold: Fills cold items of the terms that cannot score them (``None``: none).
+    """
+
+    def __init__(self, terms: Mapping[str, Scorer], weights: Mapping[str, float],
+                 cold: ColdItems | None = None) -> None:
+        if not any(weights.get(t, 0.0) for t in terms):
+            raise ValueError("need at least one term of non-zero weight")
+        self.terms = dict(terms)
+        self.weights = {t: float(weights.get(t, 0.0)) for t in terms}
+        self.cold = cold
+
+    @property
+    def num_items(self) -> int:
+        return next(iter(self.terms.values())).num_items
+
+    def term_scores(self, name: str, users: IndexArray) -> FloatArray:
+        s = np.asarray(self.terms[name].score(users), dtype=np.float32)
+        if self.cold is not None and name not in TEXT_TERMS:
+            s = self.cold.fill(np.array(s, copy=True))
+        return standardise(s)
+
+    def score(self, users: IndexArray) -> FloatArray:
+        out = np.zeros((len(users), self.num_items), dtype=np.float32)
+        for name, weight in self.weights.items():
+            if weight:
+                out += weight * self.term_scores(name, users)
+        return out
+
+
+def _mask(s: FloatArray, exclude: sp.csr_matrix) -> None:
+    rows = np.repeat(np.arange(s.shape[0]), np.diff(exclude.indptr))
+    s[rows, exclude.indices] = -np.inf
+
+
+@dataclass
+class ValidationScores:
+    """Standardised term scores of the validation users, and how a blend of them ranks.
+
+    Attributes:
+        matrices: ``(B, I)`` per term.
+        exclude: ``(B, I)`` what those users consumed (never ranked).
+        targets: Their held-out items (rows ``0..B-1``).
+    """
+
+    matrices: dict[str, FloatArray]
+    exclude: sp.csr_matrix
+    targets: Targets
+
+    def __post_init__(self) -> None:
+        b = len(self.targets.items)
+        rows = np.repeat(np.arange(b), [len(t) for t in self.targets.items])
+        cols = np.concatenate(self.targets.items) if b else np.zeros(0, np.int64)
+        self._held = sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)),
+                                   shape=(b, self.exclude.shape[1]))
+        self._cache: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
+        self._pool: IndexArray | None = None
+        self._pooled: dict[str, FloatArray] = {}
+
+    def restrict(self, per_term: int) -> None:
+        """Rank only each user's pool: the union of every term's top ``per_term`` items.
+
+        A blend's top 20 lies, in practice, among the items some term ranks high; ranking ``T ·
+        per_term`` candidates instead of the catalogue makes each blend tried in the search
+        cheap on large catalogues (the choice is then made on this shortlist, deterministically).
+        """
+        names = sorted(self.matrices)
+        if not names or per_term * len(names) >= self.exclude.shape[1]:
+            return
+        tops = []
+        for name in names:
+            s = np.array(self.matrices[name], copy=True)
+            _mask(s, self.exclude)
+            tops.append(_top_k_rows(s, per_term)[0])
+        pool = np.sort(np.concatenate(tops, axis=1), axis=1)
+        repeated = np.zeros(pool.shape, bool)
+        repeated[:, 1:] = pool[:, 1:] == pool[:, :-1]
+        pool[repeated] = -1
+        self._pool = pool
+        safe = np.maximum(pool, 0)
+        self._pooled = {n: np.where(pool >= 0, np.take_along_axis(self.matrices[n], safe, 1),
+                                    -np.inf).astype(np.float32) for n in names}
+        self._cache.clear()
+
+    def per_user(self, weights: Mapping[str, float]) -> np.ndarray:
+        """``(B,)`` Recall@20 + NDCG@20 of each validation user under the blend ``weights``."""
+        key = tuple(sorted((t, float(w)) for t, w in weights.items() if w))
+        if key in self._cache:
+            return self._cache[key]
+        source = self._pooled if self._pool is not None else self.matrices
+        s: FloatArray | None = None
+        for name, w in key:
+            s = w * source[name] if s is None else s + w * source[name]
+        assert s is not None, "a blend needs a term of non-zero weight"
+        if self._pool is None:
+            _mask(s, self.exclude)
+            top, _ = _top_k_rows(s, K)
+        else:
+            s[self._pool < 0] = -np.inf
+            order, _ = _top_k_rows(s, K)
+            top = np.where(order >= 0, np.take_along_axis(self._pool, np.maximum(order, 0), 1), -1)
+        hits = np.asarray(self._held[np.arange(len(top))[:, None], np.maximum(top, 0)].todense())
+        hits &= top >= 0
+        sizes = self.targets.sizes.astype(np.float64)
+        disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+        idcg = np.cumsum(1.0 / np.log2(np.arange(2, K + 2)))[np.minimum(sizes, K).astype(int) - 1]
+        value = np.asarray(hits.sum(1) / sizes + (hits * disc).sum(1) / idcg, np.float64)
+        self._cache[key] = value
+        return value
+
+    def evaluate(self, weights: Mapping[str, float]) -> float:
+        """Mean Recall@20 + NDCG@20 of the blend."""
+        return float(self.per_user(weights).mean())
+
+
+def validation_users(targets: Targets, num_items: int, max_cells: int, seed: int) -> Targets:
+    """At most ``max_cells / num_items`` validation users (a seeded sample), so that the dense
+    ``(B, I)`` matrices of the search stay bounded on large catalogues."""
+    cap = max(1, max_cells // max(num_items, 1))
+    if len(targets.users) <= cap:
+        return targets
+    rows = np.sort(np.random.default_rng(seed).choice(len(targets.users), cap, replace=False))
+    return Targets(targets.users[rows], [targets.items[r] for r in rows], targets.sizes[rows],
+                   targets.cold_items)
+
+
+def _ascend(scores: ValidationScores, names: Sequence[str], grid: Sequence[float], rounds: int,
+            user_weight: np.ndarray) -> dict[str, float]:
+    """Coordinate ascent from the best single term; a change must strictly improve."""
+
+    def value(weights: Mapping[str, float]) -> float:
+        return float(scores.per_user(weights) @ user_weight)
+
+    weights = {t: 0.0 for t in names}
+    best_term = max(names, key=lambda t: value({t: 1.0}))
+    weights[best_term] = 1.0
+    best = value(weights)
+    for _ in range(rounds):
+        improved = False
+        for name in names:
+            for w in grid:
+                trial = {**weights, name: w}
+                if w == weights[name] or not any(trial.values()):
+                    continue
+                v = value(trial)
+                if v > best + 1e-12:
+                    best, weights, improved = v, trial, True
+        if not improved:
+            break
+    total = sum(weights.values())
+    return {t: w / total for t, w in weights.items()}
+
+
+def choose_weights(scores: ValidationScores, grid: Sequence[float], rounds: int, *,
+                   resamples: int = 8, seed: int = 0, shortlist: int | None = 100
+                   ) -> tuple[dict[str, float], float]:
+    """Blend weights by bagged coordinate ascent (Caruana et al.'s ensemble selection).
+
+    Coordinate ascent over ``grid`` per term, from the best single term, is run on ``resamples``
+    bootstrap resamples of the validation users, and the normalised weights are averaged. On a
+    large carve the resamples agree and this is plain coordinate ascent; on a small, noisy one
+    near-tied terms share the weight instead of one of them winning by chance.
+
+    Deterministic for a seed: terms are visited in :data:`TERMS` order. With ``shortlist``, blends
+    rank each user's union of the terms' top ``shortlist`` items (:meth:`ValidationScores.restrict`).
+
+    Returns:
+        ``(weight by term, validation Recall@20 + NDCG@20 of the averaged blend)``.
+    """
+    names = [t for t in TERMS if t in scores.matrices]
+    n = len(scores.targets.items)
+    if shortlist is not None:
+        scores.restrict(shortlist)
+    logger.info("blend: single terms %s",
+                {t: round(scores.evaluate({t: 1.0}), 4) for t in names})
+    rng = np.random.default_rng(seed)
+    total = {t: 0.0 for t in names}
+    for _ in range(max(resamples, 1)):
+        counts = rng.multinomial(n, np.full(n, 1.0 / n)) if resamples else np.ones(n)
+        for t, w in _ascend(scores, names, grid, rounds, counts / n).items():
+            total[t] += w
+    weights = {t: round(w / max(resamples, 1), 4) for t, w in total.items()}
+    return weights, scores.evaluate(weights)
