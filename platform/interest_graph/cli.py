@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .audiences.cli import audience
 from .errors import InterestGraphError
 from .settings import Settings
 
@@ -526,6 +527,9 @@ def up(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> Non
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("stopped")
+
+
+main.add_command(audience)
 
 
 def run() -> None:  # pragma: no cover - console entry point

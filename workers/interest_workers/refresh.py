@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from interest_graph.audiences.service import reevaluate_audiences
 from interest_graph.graph.refresh import ItemTable, RefreshRepository, UserEdges
 from interest_graph.recipe import EdgeRecipe, graph_clock
 from interest_graph.settings import Settings
@@ -217,6 +218,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
         repo.activate(version, version, model_path, users_rows, item_rows, clock())
 
     stages.run("activate", activate)
+    # Audiences (issue 12): re-evaluate saved audiences against the refresh just activated.
+    reevaluate_audiences(repo.store, settings)
 
     def cleanup() -> None:
         repo.cleanup(version)

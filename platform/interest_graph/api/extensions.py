@@ -17,6 +17,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 
+from ..audiences.service import AudienceService
 from ..graph import GraphStore, open_store
 from ..graph.ingest import IngestRepository
 from ..graph.items import ItemRepository
@@ -55,6 +56,7 @@ def init_graph(app: Flask, settings: Settings) -> None:
         "items": ItemRepository(store),
         "segments": SegmentRepository(store),
         "ingest": IngestRepository(store),
+        "audiences": AudienceService.open(store, settings),
     }
     app.extensions["pseudonymiser"] = Pseudonymiser(settings.resolved_secret(),
                                                     enabled=settings.pseudonymise)
@@ -169,6 +171,10 @@ def segments() -> SegmentRepository:
 
 def ingest() -> IngestRepository:
     return current_app.extensions["repositories"]["ingest"]  # type: ignore[no-any-return]
+
+
+def audiences() -> AudienceService:
+    return current_app.extensions["repositories"]["audiences"]  # type: ignore[no-any-return]
 
 
 def pseudonymiser() -> Pseudonymiser:

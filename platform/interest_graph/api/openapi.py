@@ -234,6 +234,119 @@ SCHEMAS: dict[str, Any] = {
                                                         "enum": ["ok", "unavailable"]}}}),
 }
 
+# -- audiences (api/audiences.py) --------------------------------------------------------------
+_RATE = _obj({"count": {"type": "integer"}, "n": {"type": "integer"}, "rate": _nullable("number"),
+              "low": _nullable("number"), "high": _nullable("number")})
+_DIFF = _obj({"diff": _nullable("number"), "low": _nullable("number"), "high": _nullable("number"),
+              "p_value": _nullable("number")})
+_NAMES = {"type": "array", "items": {"type": "string"}}
+SCHEMAS.update({
+    "Audience": _obj({
+        "id": {"type": "string"}, "name": {"type": "string"}, "rule": {"type": "object"},
+        "arms": {"type": "array", "items": _obj({
+            "name": {"type": "string"}, "weight": {"type": "number"},
+            "scorer": _nullable("string"), "members": {"type": "integer"}})},
+        "target": _obj({"categories": _NAMES, "items": _NAMES}),
+        "experiment_key": {"type": "string"}, "recommendations": {"type": "integer"},
+        "status": {"type": "string", "enum": ["pending", "active"]}, "size": {"type": "integer"},
+        "created_at": {"type": "number"}, "started_at": _nullable("number"),
+        "evaluated_at": _nullable("number"), "version": _nullable("string"),
+        "refresh_version": _nullable("string"),
+        "history": {"type": "array", "items": _obj({
+            "version": {"type": "string"}, "size": {"type": "integer"},
+            "evaluated_at": {"type": "number"}})},
+    }),
+    "Audiences": _obj({"audiences": {"type": "array", "items": _ref("Audience")}}),
+    "AudienceRequest": {
+        "type": "object", "required": ["name", "rule"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "rule": {"type": "object", "description": "all/any/not of conditions {field, op, "
+                     "value}; see docs/audiences.md and GET /v1/audiences/fields"},
+            "arms": {"type": "array", "minItems": 1, "maxItems": 10, "items": {
+                "type": "object", "required": ["name", "weight"], "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
+                    "weight": {"type": "number", "exclusiveMinimum": 0},
+                    "scorer": {"type": "string", "enum": ["model", "popular"]}}}},
+            "experiment_key": {"type": "string", "minLength": 1, "maxLength": 128},
+            "target": {"type": "object", "properties": {"categories": _NAMES, "items": _NAMES}},
+            "recommendations": {"type": "integer", "minimum": 1, "maximum": 50},
+        },
+    },
+    "AudienceCount": _obj({"size": {"type": "integer", "minimum": 0}}),
+    "AudienceFields": _obj({
+        "fields": {"type": "array", "items": {"type": "object", "required": ["name", "kind", "ops"]}},
+        "scorers": _NAMES}),
+    "AudienceDeleted": _obj({"id": {"type": "string"}, "deleted": {"type": "boolean"},
+                             "memberships": {"type": "integer"}}),
+    "ExperimentReport": _obj({
+        "audience": {"type": "string"}, "name": {"type": "string"},
+        "experiment_key": {"type": "string"}, "started_at": _nullable("number"),
+        "measured_at": {"type": "number"}, "cohort": {"type": "integer"},
+        "reference": _nullable("string"),
+        "arms": {"type": "array", "items": _obj({
+            "arm": {"type": "string"}, "members": {"type": "integer"}, "conversion": _RATE,
+            "target_conversion": {"oneOf": [{"type": "null"}, _RATE]},
+            "revenue_per_member": _obj({"n": {"type": "integer"}, "mean": _nullable("number"),
+                                        "low": _nullable("number"), "high": _nullable("number")}),
+            "hit_rate": {"oneOf": [{"type": "null"}, _RATE]},
+            "members_with_hit": {"oneOf": [{"type": "null"}, _RATE]}})},
+        "comparisons": {"type": "array", "items": _obj({
+            "arm": {"type": "string"}, "reference": {"type": "string"}, "conversion": _DIFF,
+            "target_conversion": {"oneOf": [{"type": "null"}, _DIFF]},
+            "revenue_per_member": _DIFF, "hit_rate": {"oneOf": [{"type": "null"}, _DIFF]}})},
+    }),
+})
+
+
+def _audience_paths() -> dict[str, Any]:
+    audience = _path("audience_id", "Audience id.")
+    text = {"description": "The export, one member per row",
+            "content": {m: {"schema": {"type": "string"}} for m in ("text/csv",
+                                                                    "application/x-ndjson")}}
+    return {
+        "/v1/audiences": {
+            **_get("Saved audiences, newest first", "Audiences", [], (401, 403, 503),
+                   "listAudiences"),
+            "post": {
+                "operationId": "createAudience",
+                "summary": "Validate, save and evaluate an audience (write scope); its first "
+                           "evaluation starts the experiment. A bad rule is a 422 naming its place.",
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": _ref("AudienceRequest")}}},
+                "responses": {"201": _json(_ref("Audience"), "Created"),
+                              **_errors(400, 401, 403, 413, 415, 422, 503)}}},
+        "/v1/audiences/fields": _get("Fields and operators a rule may use", "AudienceFields", [],
+                                     (401, 403), "getAudienceFields"),
+        "/v1/audiences/count": _get(
+            "How many users a rule selects now (nothing is written)", "AudienceCount",
+            [{"name": "rule", "in": "query", "required": True, "description": "the rule as JSON",
+              "schema": {"type": "string", "maxLength": 8000}}],
+            (400, 401, 403, 503), "countAudience"),
+        "/v1/audiences/{audience_id}": {
+            **_get("One audience", "Audience", [audience], (400, 401, 403, 404, 503),
+                   "getAudience"),
+            "delete": {
+                "operationId": "deleteAudience",
+                "summary": "Delete an audience and its memberships (write scope)",
+                "parameters": [audience],
+                "responses": {"200": _json(_ref("AudienceDeleted"), "Deleted"),
+                              **_errors(400, 401, 403, 404, 503)}}},
+        "/v1/audiences/{audience_id}/export": {"get": {
+            "operationId": "exportAudience",
+            "summary": "Current members (graph id, arm, top items and reasons), streamed",
+            "parameters": [audience,
+                           {"name": "format", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["csv", "jsonl"],
+                                       "default": "csv"}},
+                           _int_param("reasons", 3, 0, 20, "Top interests per member.")],
+            "responses": {"200": text, **_errors(400, 401, 403, 404, 503)}}},
+        "/v1/audiences/{audience_id}/report": _get(
+            "The experiment's outcome per arm since it started, with intervals and p-values",
+            "ExperimentReport", [audience], (400, 401, 403, 404, 503), "getExperimentReport"),
+    }
+
+
 
 def _get(summary: str, schema: str, params: list[dict[str, Any]], errors: tuple[int, ...],
          op_id: str) -> dict[str, Any]:
@@ -317,6 +430,7 @@ def document() -> dict[str, Any]:
             [{"name": "task_id", "in": "path", "required": True,
               "schema": {"type": "string", "minLength": 1}}],
             (401, 403, 404, 503), "getTask"),
+        **_audience_paths(),
         "/health": {"get": {
             "operationId": "health", "summary": "Graph store and broker reachable", "security": [],
             "responses": {"200": _json(_ref("Health"), "Healthy"),

@@ -103,32 +103,34 @@ class ApiError extends Error {
   }
 }
 
-async function api(path) {
+async function api(path, { method = "GET", body, raw = false } = {}) {
   if (!state.key) throw new ApiError(401, "no_key", "Enter an API key to load data.");
   let response;
   try {
+    const headers = { "X-API-Key": state.key, Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     response = await fetch(API + path, {
-      headers: { "X-API-Key": state.key, Accept: "application/json" },
-      cache: "no-store",
+      method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
     throw new ApiError(0, "network", `The API could not be reached (${err.message}).`);
   }
-  let body = null;
+  if (raw && response.ok) return response;
+  let payload = null;
   try {
-    body = await response.json();
+    payload = await response.json();
   } catch {
-    body = null;
+    payload = null;
   }
   if (!response.ok) {
-    const error = (body && body.error) || {};
+    const error = (payload && payload.error) || {};
     let message = error.message || `${response.status} ${response.statusText}`;
     if (response.status === 401 || response.status === 403) {
       message = `The API key was rejected (${response.status}): ${error.message || "check the key and its read scope"}.`;
     }
     throw new ApiError(response.status, error.code || String(response.status), message, error.field);
   }
-  return body;
+  return payload;
 }
 
 // ---- segments -----------------------------------------------------------------------------------
@@ -738,3 +740,6 @@ if (!window.Chart || !window.cytoscape) {
 } else {
   start();
 }
+
+// Shared with audiences.js (the same module instance: it imports this file by URL).
+export { api, ApiError, el, fmtInt, fmtMoney, fmtPct, isNum, short, showStatus, state };
