@@ -24,6 +24,7 @@ from schemathesis.checks import (
 )
 
 from interest_graph.api import create_app
+from interest_graph.audiences.service import AudienceService
 
 from .refreshed import API_KEYS, WRITE_KEY, RefreshedGraph, stop_worker
 
@@ -45,10 +46,13 @@ def fuzz_graph(refreshed_graph: RefreshedGraph) -> Iterator[RefreshedGraph]:
 @pytest.fixture(scope="module")
 def real_ids(fuzz_graph: RefreshedGraph) -> dict[str, list[str]]:
     store = fuzz_graph.store
+    audience = AudienceService.open(store, fuzz_graph.settings).create(
+        {"name": "fuzz", "rule": {"field": "events", "op": "gte", "value": 5}})
     return {
         "user_id": fuzz_graph.raw_users[:50],
         "item_id": [r["item"] for r in store.read("api/popular_items", user="", k=50)],
         "segment_id": [r["id"] for r in store.read("api/list_segments")],
+        "audience_id": [audience.id],
     }
 
 
@@ -73,9 +77,10 @@ def fuzz_operation(operation: Any, mode: GenerationMode, real_ids: dict[str, lis
             if isinstance(value, str) and ids and len(value) % 2 == 0:
                 # Keep the generated id for odd lengths (404s), use a real one otherwise (200s).
                 params[name] = ids[len(value) % len(ids)]
-        if case.method == "DELETE" and params and "user_id" in params:
-            # Erase only ids that do not exist, so the rest of the run keeps its users.
-            params["user_id"] = "fuzz-" + str(params["user_id"])
+        for name in ("user_id", "audience_id"):
+            if case.method == "DELETE" and params and name in params:
+                # Erase only ids that do not exist, so the rest of the run keeps its data.
+                params[name] = "fuzz-" + str(params[name])
         response = case.call(headers={"X-API-Key": WRITE_KEY})
         counts["total"] += 1
         if response.status_code >= 500:

@@ -12,6 +12,7 @@ and the ``playwright`` Python package; without either, this module is skipped wi
 from __future__ import annotations
 
 import collections
+import json
 import subprocess
 import threading
 import time
@@ -22,7 +23,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from interest_graph.api import create_app
+from interest_graph.audiences.service import AudienceService
 from interest_graph.graph import open_store
+from interest_graph.privacy import Pseudonymiser
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, TaskClient
 
@@ -32,6 +35,7 @@ from .conftest import CLI, RetailSlice, start_worker, stop_process
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 API_KEY = "dashboard-test-key"
+WRITE_KEY = "dashboard-write-key"
 
 sync_api = playwright_or_skip("the dashboard browser test")
 
@@ -78,7 +82,8 @@ def refreshed(embedded_settings: Settings, cli_env: dict[str, str], retail_slice
 
 @pytest.fixture(scope="module")
 def server(embedded_settings: Settings, refreshed: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    app = create_app(embedded_settings.with_overrides(api_keys={API_KEY: frozenset({"read"})}))
+    app = create_app(embedded_settings.with_overrides(api_keys={
+        API_KEY: frozenset({"read"}), WRITE_KEY: frozenset({"read", "write"})}))
     assert "dashboard" in app.blueprints, "create_app must register the dashboard blueprint"
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -198,6 +203,82 @@ def test_dashboard_draws_the_map_and_a_users_graph(server: dict[str, Any], brows
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / "dashboard-narrow.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 420, "horizontal overflow"
+    page.close()
+
+
+def test_dashboard_builds_an_audience_and_reports_its_experiment(
+        server: dict[str, Any], browser: Any, embedded_settings: Settings,
+        retail_slice: RetailSlice) -> None:
+    store = open_store(embedded_settings)
+    try:
+        service = AudienceService.open(store, embedded_settings)
+        interests = collections.Counter(
+            r["category"] for u in store.read("stats/user_ids")
+            for r in store.read("api/get_user_interests", user=u["id"], k=1) if r["category"])
+        category = interests.most_common(1)[0][0]
+        tiers = ["champions", "loyal", "potential loyalists", "need attention", "new", "promising"]
+        rule = {"all": [{"field": "value_tier", "op": "in", "value": tiers},
+                        {"field": "category_interest", "category": category, "op": "rank_lte",
+                         "value": 5}]}
+        expected = service.count(rule)
+    finally:
+        store.close()
+    assert expected >= 20
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    console = Console(page)
+    page.goto(f"{server['url']}/?key={WRITE_KEY}")
+    page.wait_for_selector('#audience-builder[data-state="ready"]', timeout=30_000)
+    page.fill("#audience-name", "Loyal customers who like " + category.lower())
+    page.select_option("#audience-conditions li:nth-child(1) select.cond-value", tiers)
+    page.fill("#audience-conditions li:nth-child(2) .cond-subject", category)
+    page.fill("#audience-conditions li:nth-child(2) .cond-value", "5")
+    # The size follows the rule live (no eval under the page's CSP: selectors only).
+    page.wait_for_selector(f'#audience-size[data-size="{expected}"]', timeout=15_000)
+    page.fill("#audience-control", "30")
+    page.wait_for_selector("#audience-size:has-text('held out as control')")
+    page.click("#audience-builder button[type=submit]")
+    page.wait_for_selector('#experiment-report[data-state="ready"]', timeout=30_000)
+    row = page.locator("#audiences-body tr[data-audience]").first
+    audience = row.get_attribute("data-audience")
+    assert str(expected) in row.inner_text().replace(",", "")
+
+    # Events after the start: some members of both arms buy; the report shows them per arm.
+    p = Pseudonymiser("test-secret")
+    raw_of = {p.user(raw): raw for raw in retail_slice.raw_users}
+    members = [json.loads(line) for line in page.request.get(
+        f"{server['url']}/v1/audiences/{audience}/export?format=jsonl",
+        headers={"X-API-Key": API_KEY}).text().splitlines()]
+    buyers = [m for n, m in enumerate(members) if n % 3 != 0 or m["arm"] == "control" and n % 2]
+    events = [{"event_id": f"dash-aud-{n}", "user_id": raw_of[m["user"]], "item_id": item,
+               "type": "purchase", "timestamp": 1325000000 + n, "quantity": 1, "price": 3.5 + n % 7}
+              for n, m in enumerate(buyers) for item in [m["interests"][0]["item"]]
+              if m["interests"]]
+    response = page.request.post(f"{server['url']}/v1/events", data=json.dumps({"events": events}),
+                                 headers={"X-API-Key": WRITE_KEY, "Content-Type": "application/json"})
+    assert response.status == 202, response.text()
+    row.click()
+    page.wait_for_selector('#experiment-report[data-state="ready"]')
+    assert page.get_attribute("#experiment-report", "data-arms") == "2"
+    text = page.inner_text("#experiment-report")
+    assert "treatment − control" in text and "p = " in text and "Conversion" in text
+    report = page.request.get(f"{server['url']}/v1/audiences/{audience}/report",
+                              headers={"X-API-Key": API_KEY}).json()
+    treated = report["arms"][0]["conversion"]
+    assert treated["count"] > 0 and f"{100 * treated['rate']:.1f}%" in text
+    assert page.locator("#experiment-report .ci-range").count() >= 4, "intervals are drawn"
+    page.wait_for_timeout(200)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#audiences-card").screenshot(path=str(ARTIFACTS / "dashboard-audiences.png"))
+    assert console.errors == [], f"browser errors: {console.errors}"
+
+    # A read key counts but cannot save: the message says why.
+    page.fill("#api-key", API_KEY)
+    page.click("#key-form button[type=submit]")
+    page.fill("#audience-name", "Not allowed")
+    page.click("#audience-builder button[type=submit]")
+    page.wait_for_selector("#status.error")
+    assert "write scope" in page.inner_text("#status")
     page.close()
 
 

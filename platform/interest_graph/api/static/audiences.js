@@ -31,7 +31,7 @@ function valueInput(field, op) {
   if (field.kind === "text" && field.values) {
     const select = el("select", { class: "cond-value", multiple: op === "in", "aria-label": "value" },
       field.values.map((v) => el("option", { value: v }, v)));
-    if (op === "in") select.size = 4;
+    if (op === "in") select.size = Math.min(6, field.values.length);
     return select;
   }
   if (field.kind === "number" && op === "between") {
@@ -68,7 +68,7 @@ function renderCondition(row, fieldName, op) {
   const remove = el("button", { type: "button", class: "ghost", "aria-label": "Remove condition",
     onclick: () => { row.remove(); scheduleCount(); } }, "×");
   row.dataset.field = field.name;
-  row.replaceChildren(negate, fieldSelect, subject, opSelect, valueInput(field, ops), remove);
+  row.replaceChildren(...[negate, fieldSelect, subject, opSelect, valueInput(field, ops), remove].filter(Boolean));
 }
 
 function addCondition(fieldName, op) {
@@ -243,8 +243,8 @@ function renderReport(a, report) {
   box.replaceChildren(
     el("div", { class: "report-head" },
       el("h3", {}, `Experiment · ${short(a.name, 70)}`),
-      el("p", { class: "card-note" }, `Started ${started} · ${fmtInt.format(report.cohort)} members at the start · outcomes from events ingested since · 95% intervals`),
       el("button", { type: "button", class: "ghost", onclick: () => exportCsv(a) }, "Export CSV")),
+    el("p", { class: "card-note report-note" }, `Started ${started} · ${fmtInt.format(report.cohort)} members at the start · outcomes from events ingested since · 95% intervals`),
     el("div", { class: "table-wrap" }, el("table", { class: "segments report-table" },
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Arm"), arms.map((x) => el("th", { scope: "col" },
         el("span", { class: "swatch", vars: { "--c": colour.get(x.arm) } }), ` ${x.arm}`)))),
