@@ -41,8 +41,12 @@ from interest_graph.tasks import REFRESH_FULL, TaskClient
 
 SECRET = "experiments-benchmark"
 API_KEY = "benchmark-key"
-RULE = {"all": [{"field": "value_tier", "op": "in", "value": ["champions", "loyal"]},
-                {"field": "category_interest", "category": "HOLDER", "op": "rank_lte", "value": 5}]}
+# "Interested in HOLDER": HOLDER among the user's top-5 category interests, or a HOLDER item among
+# their top-10 recommendations (the first alone selects few: 690 categories compete for 5 places).
+RULE = {"all": [
+    {"field": "value_tier", "op": "in", "value": ["champions", "loyal"]},
+    {"any": [{"field": "category_interest", "category": "HOLDER", "op": "rank_lte", "value": 5},
+             {"field": "recommended_category", "category": "HOLDER", "op": "rank_lte", "value": 10}]}]}
 CONTROL_10 = [{"name": "treatment", "weight": 90}, {"name": "control", "weight": 10}]
 
 

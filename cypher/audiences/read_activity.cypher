@@ -3,8 +3,8 @@
 // each listed item the user has an edge to as [item, n_purchase]. Read-only.
 // $users: list<string>; $targets: list<string> (targeted item ids);
 // $items: list<string> (items whose counts are wanted, e.g. served recommendations)
-UNWIND $users AS id
-MATCH (u:User {id: id})
+UNWIND $users AS uid
+MATCH (u:User {id: uid})
 OPTIONAL MATCH (u)-[x:INTERACTED]->(i:Item)
 WITH u, sum(coalesce(x.n_purchase, 0)) AS purchases,
      sum(CASE WHEN i.id IN $targets THEN coalesce(x.n_purchase, 0) ELSE 0 END) AS target_purchases,

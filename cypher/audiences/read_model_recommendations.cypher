@@ -2,8 +2,8 @@
 // refresh (never an item the user bought), for recording what an arm was served. Read-only.
 // $users: list<string>; $k: int
 MATCH (m:Meta {key: 'active_refresh'})
-UNWIND $users AS id
-MATCH (u:User {id: id})-[r:INTERESTED_IN]->(i:Item)
+UNWIND $users AS uid
+MATCH (u:User {id: uid})-[r:INTERESTED_IN]->(i:Item)
 WHERE r.version = m.version AND r.rank <= $k
 RETURN u.id AS user, i.id AS item, r.rank AS rank
 ORDER BY user, rank

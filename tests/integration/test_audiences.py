@@ -59,6 +59,12 @@ def profiles(graph: RefreshedGraph) -> dict[str, dict[str, Any]]:
         out[user] = {**profile,
                      "categories": {c["category"]: c["score"] for c in cats if c["category"]},
                      "items": {r["item"]: (r["score"], r["rank"]) for r in recs}}
+    items = sorted({i for p in out.values() for i in p["items"]})
+    item_categories: dict[str, set[str]] = {}
+    for r in store.read("api/get_item_categories", items=items, limit=10**7):
+        item_categories.setdefault(r["item"], set()).add(r["category"])
+    for p in out.values():
+        p["item_categories"] = {i: item_categories.get(i, set()) for i in p["items"]}
     return out
 
 
@@ -70,6 +76,10 @@ def matches(rule: dict[str, Any], p: dict[str, Any]) -> bool:
     if "not" in rule:
         return not matches(rule["not"], p)
     field, op, value = rule["field"], rule["op"], rule["value"]
+    if field == "recommended_category":
+        return any(rule["category"] in p["item_categories"][item]
+                   and (score >= value if op == "score_gte" else rank <= value)
+                   for item, (score, rank) in p["items"].items())
     if field in ("category_interest", "item_interest"):
         pool = p["categories"] if field == "category_interest" else p["items"]
         found = pool.get(rule["category"] if field == "category_interest" else rule["item"])
@@ -126,6 +136,12 @@ def rules_for(profiles: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
              "value": statistics.median(scores)},
             {"field": "recency_days", "op": "between", "value": [0, 20]},
             {"field": "events", "op": "gt", "value": 3}]},
+        "recommended from the category, or a loyal tier": {"any": [
+            {"field": "recommended_category", "category": category, "op": "rank_lte", "value": 2},
+            {"all": [{"field": "value_tier", "op": "eq", "value": "loyal"},
+                     {"field": "recommended_category", "category": category, "op": "score_gte",
+                      "value": statistics.median(s for p in profiles.values()
+                                                 for s, _ in p["items"].values())}]}]},
         "neither hibernating nor one-off": {"not": {"any": [
             {"field": "value_tier", "op": "eq", "value": "hibernating"},
             {"field": "frequency", "op": "lte", "value": 1}]}},

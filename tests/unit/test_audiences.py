@@ -43,6 +43,11 @@ def test_a_rule_compiles_to_whitelisted_leaf_queries_with_bound_values() -> None
     assert value.params == {"property": "expected_value", "lo": 10.0, "lo_open": False,
                             "hi": 20.5, "hi_open": False}
     assert value.path == "rule.all[2].not"
+    via_items = parse_rule({"field": "recommended_category", "category": "HOLDER",
+                            "op": "score_gte", "value": 0.2})
+    assert isinstance(via_items, Leaf)
+    assert via_items.query == "audiences/select_by_recommended_category"
+    assert via_items.params == {"category": "HOLDER", "min_score": 0.2, "max_rank": None}
     gt = parse_rule({"field": "churn_risk", "op": "gt", "value": 0.5})
     assert isinstance(gt, Leaf) and gt.params["lo_open"] is True and gt.params["hi"] is None
 
@@ -98,9 +103,10 @@ def test_set_algebra_with_not_over_everyone() -> None:
 
 def test_definition_defaults_and_target_from_the_rule() -> None:
     d = parse_definition({"name": "Holder fans", "rule": {"all": [TIER, HOLDER, {"not": {
-        "field": "item_interest", "item": "85123A", "op": "rank_lte", "value": 1}}]}})
+        "field": "item_interest", "item": "85123A", "op": "rank_lte", "value": 1}}, {
+        "field": "recommended_category", "category": "MUG", "op": "rank_lte", "value": 5}]}})
     assert [a.name for a in d.arms] == ["treatment", "control"] and d.arms[1].weight == 10
-    assert d.target.categories == ("HOLDER",) and d.target.items == (), "negated leaves excluded"
+    assert d.target.categories == ("HOLDER", "MUG") and d.target.items == (), "negated: excluded"
     with pytest.raises(RuleError) as info:
         parse_definition({"name": "x", "rule": TIER, "arms": [{"name": "a", "weight": 0}]})
     assert info.value.field == "arms[0].weight"

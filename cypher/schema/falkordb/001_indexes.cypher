@@ -10,5 +10,6 @@ CREATE INDEX FOR (m:Meta) ON (m.key);
 CREATE INDEX FOR (u:User) ON (u.updated_at);
 CREATE INDEX FOR (i:Item) ON (i.text_updated_at);
 CREATE INDEX FOR (r:Refresh) ON (r.version);
+CREATE INDEX FOR (a:Audience) ON (a.id);
 CREATE VECTOR INDEX FOR (i:Item) ON (i.embedding) OPTIONS {dimension: 64, similarityFunction: 'cosine'};
 CREATE VECTOR INDEX FOR (u:User) ON (u.embedding) OPTIONS {dimension: 64, similarityFunction: 'cosine'}

@@ -7,6 +7,7 @@ A rule is a tree::
           | {"not": rule}                 NOT (everyone in the graph but the matches)
           | {"field": F, "op": OP, "value": V}                          a user field
           | {"field": "category_interest", "category": C, "op": OP, "value": N}
+          | {"field": "recommended_category", "category": C, "op": OP, "value": N}
           | {"field": "item_interest", "item": I, "op": OP, "value": N}
 
 Every leaf becomes one fixed catalog query (``cypher/audiences/select_*.cypher``) returning user ids,
@@ -52,7 +53,10 @@ TEXT_FIELDS: Mapping[str, str] = {
     "segment": "segment",
     "segment_label": "segment_label",
 }
-INTEREST_FIELDS: Mapping[str, str] = {"category_interest": "category", "item_interest": "item"}
+#: Interest fields → what they name: the category interest itself (INTERESTED_IN_CATEGORY), a
+#: recommended item of the category (INTERESTED_IN), or one item (INTERESTED_IN).
+INTEREST_FIELDS: Mapping[str, str] = {"category_interest": "category",
+                                      "recommended_category": "category", "item_interest": "item"}
 NUMBER_OPS = ("eq", "gt", "gte", "lt", "lte", "between")
 TEXT_OPS = ("eq", "in")
 INTEREST_OPS = ("score_gte", "rank_lte")
@@ -150,10 +154,8 @@ def references(rule: Rule) -> References:
     segs: set[str] = set()
     labels: set[str] = set()
     for leaf in leaves(rule):
-        if leaf.field == "category_interest":
-            cats.add(str(leaf.subject))
-        elif leaf.field == "item_interest":
-            items.add(str(leaf.subject))
+        if leaf.field in INTEREST_FIELDS:
+            (cats if INTEREST_FIELDS[leaf.field] == "category" else items).add(str(leaf.subject))
         elif leaf.field in ("segment", "segment_label"):
             (segs if leaf.field == "segment" else labels).update(leaf.params["values"])
     return References(frozenset(cats), frozenset(items), frozenset(segs), frozenset(labels))

@@ -28,7 +28,17 @@ from ..graph.refresh import RefreshRepository
 from ..settings import Settings
 from .arms import DEFAULT_ARMS, Arm, ArmAssigner, parse_arms
 from .outcomes import ArmOutcome, Comparison, MemberOutcome, summarise
-from .rules import Leaf, Not, Rule, RuleError, evaluate, leaves, parse_rule, references
+from .rules import (
+    INTEREST_FIELDS,
+    Leaf,
+    Not,
+    Rule,
+    RuleError,
+    evaluate,
+    leaves,
+    parse_rule,
+    references,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +158,9 @@ def parse_definition(doc: Any) -> Definition:
     if raw_target is None:
         # By default an experiment targets what its rule is about (interest leaves not negated).
         subjects = [leaf for leaf in _positive_leaves(rule) if leaf.subject is not None]
-        target = Target(
-            tuple(dict.fromkeys(str(x.subject) for x in subjects if x.field == "category_interest")),
-            tuple(dict.fromkeys(str(x.subject) for x in subjects if x.field == "item_interest")))
+        target = Target(*(tuple(dict.fromkeys(str(x.subject) for x in subjects
+                                              if INTEREST_FIELDS[x.field] == kind))
+                          for kind in ("category", "item")))
     else:
         if not isinstance(raw_target, dict) or set(raw_target) - {"categories", "items"}:
             raise RuleError("target", "must be an object {categories?: [...], items?: [...]}")
@@ -217,9 +227,10 @@ class AudienceService:
         known = self.repo.known_names(sorted(cats), sorted(items), sorted(refs.segments),
                                       sorted(refs.segment_labels))
         for leaf in leaves(rule):
-            if leaf.field == "category_interest" and leaf.subject not in known.categories:
+            kind = INTEREST_FIELDS.get(leaf.field)
+            if kind == "category" and leaf.subject not in known.categories:
                 raise RuleError(f"{leaf.path}.category", f"unknown category {leaf.subject!r}")
-            if leaf.field == "item_interest" and leaf.subject not in known.items:
+            if kind == "item" and leaf.subject not in known.items:
                 raise RuleError(f"{leaf.path}.item", f"unknown item {leaf.subject!r}")
             if leaf.field in ("segment", "segment_label"):
                 pool = known.segments if leaf.field == "segment" else known.labels

@@ -95,6 +95,7 @@ class AudienceRepository:
     QUERIES = (
         "audiences/select_all_users", "audiences/select_by_number", "audiences/select_by_text",
         "audiences/select_by_category_interest", "audiences/select_by_item_interest",
+        "audiences/select_by_recommended_category",
         "audiences/find_names", "audiences/read_category_items", "audiences/create_audience",
         "audiences/write_members", "audiences/activate_audience", "audiences/prune_members",
         "audiences/read_audiences", "audiences/delete_audience", "audiences/read_members",
@@ -189,12 +190,9 @@ class AudienceRepository:
         while True:
             rows = self.store.read("audiences/read_members", audience=audience, after=after,
                                    limit=page_size, top=top)
-            page = []
-            for r in rows:
-                ranked = sorted((int(x[0]), str(x[1]), str(x[2] or "")) for x in r["interests"] or ()
-                                if x is not None)
-                page.append(ExportRow(str(r["user"]), str(r["arm"]),
-                                      tuple((item, reason) for _, item, reason in ranked)))
+            page = [ExportRow(str(r["user"]), str(r["arm"]),
+                              tuple(zip(map(str, r["items"] or ()), map(str, r["reasons"] or ()))))
+                    for r in rows]
             if page:
                 yield page
             if len(rows) < page_size:

@@ -10,7 +10,8 @@ const LABELS = {
   value_tier: "value tier", expected_value: "expected value", expected_purchases: "expected purchases",
   churn_risk: "churn risk", p_alive: "P(alive)", recency_days: "days since last purchase",
   frequency: "repeat purchases", monetary: "average spend", events: "events", segment: "segment id",
-  segment_label: "segment", category_interest: "interest in category", item_interest: "interest in item",
+  segment_label: "segment", category_interest: "interest in category",
+  recommended_category: "recommended from category", item_interest: "interest in item",
 };
 const OPS = {
   eq: "=", gt: ">", gte: "≥", lt: "<", lte: "≤", between: "between", in: "is one of",
