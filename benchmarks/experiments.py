@@ -10,8 +10,10 @@ test: no campaign is sent, so a difference between arms is chance), and a recomm
 experiment (arms served by the model's INTERESTED_IN and by popularity). Then it loads the rest of
 the events and reports, per arm, conversion (any purchase; a HOLDER purchase), revenue per member
 and served-recommendation hit rate, with 95% intervals. It also times streaming the export of an
-audience of every user (over 4,000) through the API on the embedded store. Prints one JSON object
-as its last line: ``{"experiments", "false_positives", "arms", ...}``.
+audience of every user (over 4,000) through the API on the embedded store, and checks the tests'
+size by re-splitting the HOLDER cohort under ``--splits`` more keys in memory (how often each test
+rejects and each interval misses 0, both nominally 5%). Prints one JSON object as its last line:
+``{"experiments", "false_positives", "arms", ...}``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from interest_graph.api import create_app
+from interest_graph.audiences.arms import ArmAssigner, parse_arms
+from interest_graph.audiences.outcomes import MemberOutcome, mean_difference, proportion_difference
 from interest_graph.audiences.service import AudienceService, Report
 from interest_graph.graph import open_store
 from interest_graph.graph.ingest import IngestRepository
@@ -101,10 +107,33 @@ def time_export(app: Any, audience: str, fmt: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, size, lines
 
 
+def calibration(members: list[MemberOutcome], splits: int) -> dict[str, Any]:
+    """The A/A test at scale: the cohort re-split under ``splits`` more keys (same arms), and how
+    often each test rejects (should be about 5%) and each interval misses 0 (about 5%)."""
+    assigner = ArmAssigner(SECRET)
+    arms = parse_arms(CONTROL_10)
+    users = [m.user for m in members]
+    converted = np.array([m.converted for m in members])
+    revenue = np.array([m.revenue for m in members])
+    counts = {"conversion_p": 0, "conversion_ci_miss": 0, "revenue_p": 0, "revenue_ci_miss": 0}
+    for k in range(splits):
+        control = np.array(assigner.assign(f"calibration-{k}", users, arms)) == "control"
+        conv = proportion_difference(int(converted[~control].sum()), int((~control).sum()),
+                                     int(converted[control].sum()), int(control.sum()))
+        rev = mean_difference(revenue[~control], revenue[control])
+        for name, d in (("conversion", conv), ("revenue", rev)):
+            counts[f"{name}_p"] += d.p_value is not None and d.p_value < 0.05
+            counts[f"{name}_ci_miss"] += (d.low is not None and d.high is not None
+                                          and not d.low <= 0.0 <= d.high)
+    return {"splits": splits, **{f"{k}_rate": round(v / splits, 4) for k, v in counts.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--cutoff", default="2011-09-01", help="UTC date the experiments start")
     parser.add_argument("--experiments", type=int, default=20, help="A/A experiments (keys)")
+    parser.add_argument("--splits", type=int, default=1000,
+                        help="A/A re-splits of the cohort in memory, to check the tests' size")
     parser.add_argument("--encoder", choices=("minilm", "hashing"), default="minilm")
     parser.add_argument("--epochs", type=int, default=None, help="GCN epochs (default: settings)")
     parser.add_argument("--data-dir", type=Path)
@@ -158,6 +187,7 @@ def main() -> None:
 
         started = time.perf_counter()
         main_report = service.report(main_audience.id)
+        calibrated = calibration(service.member_outcomes(main_audience.id), args.splits)
         aa_reports = [service.report(a.id) for a in aa]
         recs_report = service.report(recs.id)
         timings["reports_s"] = time.perf_counter() - started
@@ -185,6 +215,7 @@ def main() -> None:
                      "revenue_diff": asdict(main_cmp.revenue_per_member)},
         "aa_conversion_p_values": [None if p is None else round(p, 4) for p in p_values],
         "aa_revenue_false_positives": sum(1 for p in revenue_p if p is not None and p < 0.05),
+        "aa_calibration": calibrated,
         "recommendation_arms": arm_summary(recs_report),
         "recommendation_hit_rate_diff": (None if recs_report.comparisons[0].hit_rate is None
                                          else asdict(recs_report.comparisons[0].hit_rate)),

@@ -223,7 +223,7 @@ def test_create_export_report_and_delete(client: FlaskClient, graph: RefreshedGr
     expected = brute(rule, profiles)
     assert len(expected) >= 10
     counted = client.get("/v1/audiences/count", headers=READ,
-                         query_string={"rule": json.dumps(rule)}).json
+                         query_string={"rule": json.dumps(rule, indent=2)}).json
     assert counted == {"size": len(expected)}
     assert client.post("/v1/audiences", json={"name": "n", "rule": rule}, headers=READ
                        ).status_code == 403

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from ..audiences.arms import SCORERS
 from ..audiences.export import FORMATS, export_lines
@@ -29,7 +29,7 @@ from ..audiences.rules import (
 from ..audiences.service import Audience
 from . import extensions as ext
 from .errors import invalid_body, invalid_parameter
-from .validation import json_object, path_id, query_choice, query_int, query_text
+from .validation import json_object, path_id, query_choice, query_int
 
 bp = Blueprint("audiences", __name__, url_prefix="/v1/audiences")
 
@@ -64,7 +64,7 @@ def _batched(chunks: Iterable[str]) -> Iterator[bytes]:
 @bp.get("")
 def index() -> dict[str, Any]:
     """Saved audiences, newest first."""
-    return {"audiences": [audience_json(a) for a in ext.audiences().list()]}
+    return {"audiences": [audience_json(a) for a in ext.audiences().saved()]}
 
 
 @bp.post("")
@@ -93,9 +93,11 @@ def fields() -> dict[str, Any]:
 @bp.get("/count")
 def count() -> dict[str, Any]:
     """How many users a rule (JSON in ``rule``) selects now; nothing is written."""
-    raw = query_text("rule", "", MAX_RULE_LENGTH)
-    if not raw:
-        raise invalid_parameter("rule", "'rule' is required: a rule document as JSON")
+    # JSON may be pretty-printed: control characters inside strings are refused by validation.
+    raw = request.args.get("rule", "")
+    if not raw or len(raw) > MAX_RULE_LENGTH:
+        raise invalid_parameter("rule", f"'rule' is required: a rule document as JSON of at most "
+                                        f"{MAX_RULE_LENGTH} characters")
     try:
         doc = json.loads(raw)
     except ValueError:
@@ -118,10 +120,10 @@ def export(audience_id: str) -> Response:
     """The current members as CSV or JSON lines, streamed a page of the graph at a time."""
     fmt = str(query_choice("format", "csv", tuple(FORMATS)))
     top = query_int("reasons", DEFAULT_REASONS, 0, MAX_REASONS)
-    audience = ext.audiences().get(path_id("id", audience_id))  # 404 before streaming starts
-    rows = ext.audiences().export(audience.id, top=top)
+    # An unknown id is a 404 here, before the response starts (then the id is a known one).
+    rows = ext.audiences().export(path_id("id", audience_id), top=top)
     response = Response(_batched(export_lines(rows, fmt)), mimetype=FORMATS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="{audience.id}.{fmt}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{audience_id}.{fmt}"'
     return response
 
 

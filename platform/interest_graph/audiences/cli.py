@@ -121,7 +121,7 @@ def count(ctx: click.Context, rule_text: str) -> None:
 def list_(ctx: click.Context, as_json: bool) -> None:
     """Saved audiences, newest first."""
     with _service(ctx) as service:
-        found = service.list()
+        found = service.saved()
     for a in found:
         click.echo(json.dumps(asdict(a)) if as_json else f"{a.id}  {a.size:>8,}  {a.name}")
     if not found and not as_json:

@@ -2,8 +2,8 @@
 
 Pure: per-member outcomes in, a report out. The statistics come from maintained libraries:
 Wilson intervals, Newcombe intervals for a difference and the pooled two-proportion z-test from
-``statsmodels``; t intervals and Welch's t-test for revenue from ``scipy.stats``. They are
-imported on first use, so the API starts without them loaded.
+``statsmodels``; for revenue per member, t intervals and a permutation test from ``scipy.stats``.
+They are imported on first use, so the API starts without them loaded.
 
 Where a test is undefined (an empty arm, or no variation at all: nobody or everybody converted in
 both arms) the p-value is None rather than a made-up number.
@@ -19,12 +19,15 @@ import numpy as np
 
 CONFIDENCE = 0.95
 ALPHA = 1.0 - CONFIDENCE
+PERMUTATIONS = 9999
+PERMUTATION_BATCH = 200  # resamples held in memory at once (200 × members floats)
 
 
 @dataclass(frozen=True)
 class MemberOutcome:
     """What one cohort member did after the experiment started."""
 
+    user: str
     arm: str
     converted: bool  # any purchase
     target_converted: bool  # a purchase of a targeted item or category
@@ -128,8 +131,19 @@ def proportion_difference(c1: int, n1: int, c2: int, n2: int) -> Difference:
     return Difference(diff, _finite(low), _finite(high), p_value)
 
 
+def _mean_diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.mean(x, axis=axis) - np.mean(y, axis=axis))
+
+
 def mean_difference(a: np.ndarray, b: np.ndarray) -> Difference:
-    """Mean of ``a`` minus mean of ``b``: Welch's t-test and its interval."""
+    """Mean of ``a`` minus mean of ``b``: a two-sided permutation test and Welch's interval.
+
+    Revenue per member is heavy-tailed (a few wholesale buyers) and a control arm is small, where
+    Welch's t-test rejects a true null far too often (17% at the 5% level in the Online Retail A/A
+    replay); the permutation test is exact under the null by construction (4% there). Its
+    resamples use a fixed seed, so a report is reproducible. The interval is Welch's, which is
+    approximate for such data (see docs/audiences.md).
+    """
     if len(a) == 0 or len(b) == 0:
         return Difference(None, None, None, None)
     diff = float(a.mean() - b.mean())
@@ -137,9 +151,11 @@ def mean_difference(a: np.ndarray, b: np.ndarray) -> Difference:
         return Difference(diff, None, None, None)
     from scipy import stats
 
-    result = stats.ttest_ind(a, b, equal_var=False)
-    ci = result.confidence_interval(CONFIDENCE)
-    return Difference(diff, _finite(ci.low), _finite(ci.high), _finite(result.pvalue))
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(CONFIDENCE)
+    perm = stats.permutation_test((a, b), _mean_diff, permutation_type="independent",
+                                  vectorized=True, n_resamples=PERMUTATIONS, batch=PERMUTATION_BATCH,
+                                  alternative="two-sided", rng=0)
+    return Difference(diff, _finite(ci.low), _finite(ci.high), _finite(perm.pvalue))
 
 
 def reference_arm(arms: Sequence[str]) -> str:

@@ -353,7 +353,7 @@ class AudienceService:
             refresh_version=record.refresh_version,
             history=tuple(HistoryEntry(v, n, t) for v, n, t in record.history))
 
-    def list(self) -> list[Audience]:
+    def saved(self) -> list[Audience]:
         return [self._audience(r) for r in self.repo.all()]
 
     def get(self, audience: str) -> Audience:
@@ -382,20 +382,25 @@ class AudienceService:
 
         return rows()
 
-    def report(self, audience: str) -> Report:
-        """Per-arm outcomes of the cohort since the experiment started."""
-        found = self.get(audience)
+    def member_outcomes(self, audience: str) -> list[MemberOutcome]:
+        """What each cohort member did since the experiment started (the report's input)."""
         record = self.repo.get(audience)
-        assert record is not None
-        definition = _definition_of(record)
-        targets = self._target_items(definition.target)
+        if record is None:
+            raise NotFound("unknown audience")
+        targets = self._target_items(_definition_of(record).target)
         outcomes: list[MemberOutcome] = []
         for page in self.repo.cohort(audience):
             served = sorted({i for row in page for i in row.served})
             now = self.repo.activity([r.user for r in page], targets, served)
             outcomes.extend(_outcome(row, now.get(row.user)) for row in page)
-        arm_names = [a.name for a in definition.arms]
-        arms, comparisons = summarise(arm_names, outcomes, bool(targets))
+        return outcomes
+
+    def report(self, audience: str) -> Report:
+        """Per-arm outcomes of the cohort since the experiment started."""
+        found = self.get(audience)
+        outcomes = self.member_outcomes(audience)
+        arms, comparisons = summarise([a.name for a in found.arms], outcomes,
+                                      bool(found.target.categories or found.target.items))
         return Report(found.id, found.name, found.experiment_key, found.started_at, self.clock(),
                       len(outcomes), comparisons[0].reference if comparisons else None,
                       tuple(arms), tuple(comparisons))
@@ -408,7 +413,7 @@ def _outcome(row: CohortRow, now: Activity | None) -> MemberOutcome:
         now = Activity(row.user, row.base_purchases, row.base_revenue, row.base_target, {})
     hits = sum(1 for item, base in zip(row.served, row.served_base)
                if now.items.get(item, 0) > base)
-    return MemberOutcome(row.arm, now.purchases > row.base_purchases,
+    return MemberOutcome(row.user, row.arm, now.purchases > row.base_purchases,
                          now.target_purchases > row.base_target, now.revenue - row.base_revenue,
                          len(row.served), hits)
 
