@@ -108,6 +108,17 @@ class AudienceRepository:
         self.store = store
         self.page_size = page_size
 
+    def _pages(self, query: str, key: str, page_size: int, **params: Any) -> Iterator[list[Row]]:
+        """Non-empty pages of a query ordered by ``key`` and read with ``after``/``limit``."""
+        after = ""
+        while True:
+            rows = self.store.read(query, **params, after=after, limit=page_size)
+            if rows:
+                yield rows
+            if len(rows) < page_size:
+                return
+            after = str(rows[-1][key])
+
     # -- evaluation ----------------------------------------------------------------------
 
     def select(self, query: str, params: Mapping[str, Any]) -> frozenset[str]:
@@ -115,13 +126,9 @@ class AudienceRepository:
         if not query.startswith("audiences/select_"):
             raise ValueError(f"{query!r} is not an audience selection query")
         found: set[str] = set()
-        after = ""
-        while True:
-            rows = self.store.read(query, **params, after=after, limit=self.page_size)
+        for rows in self._pages(query, "id", self.page_size, **params):
             found.update(str(r["id"]) for r in rows)
-            if len(rows) < self.page_size:
-                return frozenset(found)
-            after = str(rows[-1]["id"])
+        return frozenset(found)
 
     def everyone(self) -> frozenset[str]:
         return self.select("audiences/select_all_users", {})
@@ -186,34 +193,19 @@ class AudienceRepository:
 
     def members(self, audience: str, page_size: int, top: int) -> Iterator[list[ExportRow]]:
         """Pages of current members in id order, each with up to ``top`` interests."""
-        after = ""
-        while True:
-            rows = self.store.read("audiences/read_members", audience=audience, after=after,
-                                   limit=page_size, top=top)
-            page = [ExportRow(str(r["user"]), str(r["arm"]),
-                              tuple(zip(map(str, r["items"] or ()), map(str, r["reasons"] or ()))))
-                    for r in rows]
-            if page:
-                yield page
-            if len(rows) < page_size:
-                return
-            after = page[-1].user
+        for rows in self._pages("audiences/read_members", "user", page_size, audience=audience,
+                                top=top):
+            yield [ExportRow(str(r["user"]), str(r["arm"]),
+                             tuple(zip(map(str, r["items"] or ()), map(str, r["reasons"] or ()))))
+                   for r in rows]
 
     def cohort(self, audience: str, page_size: int = 2000) -> Iterator[list[CohortRow]]:
         """Pages of the experiment's starting cohort, in id order."""
-        after = ""
-        while True:
-            rows = self.store.read("audiences/read_cohort", audience=audience, after=after,
-                                   limit=page_size)
-            page = [CohortRow(str(r["user"]), str(r["arm"]), int(r["base_purchases"] or 0),
-                              float(r["base_revenue"] or 0.0), int(r["base_target"] or 0),
-                              tuple(r["served"] or ()), tuple(int(n) for n in r["served_base"] or ()))
-                    for r in rows]
-            if page:
-                yield page
-            if len(rows) < page_size:
-                return
-            after = page[-1].user
+        for rows in self._pages("audiences/read_cohort", "user", page_size, audience=audience):
+            yield [CohortRow(str(r["user"]), str(r["arm"]), int(r["base_purchases"] or 0),
+                             float(r["base_revenue"] or 0.0), int(r["base_target"] or 0),
+                             tuple(r["served"] or ()), tuple(int(n) for n in r["served_base"] or ()))
+                   for r in rows]
 
     def activity(self, users: Sequence[str], targets: Sequence[str],
                  items: Sequence[str] = ()) -> dict[str, Activity]:
