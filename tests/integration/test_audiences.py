@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import statistics
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -116,6 +115,18 @@ def commonest_category(profiles: dict[str, dict[str, Any]]) -> str:
     return str(top.most_common(1)[0][0])
 
 
+def cut(values: list[float], share: float = 0.5) -> float:
+    """A threshold near the ``share`` quantile, halfway between two neighbouring distinct values.
+
+    Never a value itself: FalkorDB returns floats rounded (nine in ten random doubles read back
+    equal no stored value), so a threshold taken from a score read back may fall on either side
+    of that score in the store.
+    """
+    distinct = sorted(set(values))
+    i = min(max(1, round(share * len(distinct))), len(distinct) - 1)
+    return (distinct[i - 1] + distinct[i]) / 2
+
+
 def rules_for(profiles: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Rules over what this refresh produced (its commonest category, item and segment label)."""
     category = commonest_category(profiles)
@@ -130,22 +141,22 @@ def rules_for(profiles: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             {"field": "value_tier", "op": "in", "value": ["champions", "loyal", "potential loyalists"]},
             {"field": "category_interest", "category": category, "op": "rank_lte", "value": 3}]},
         "value or not low spend": {"any": [
-            {"field": "expected_value", "op": "gte", "value": statistics.quantiles(values)[2]},
-            {"not": {"field": "monetary", "op": "lt", "value": statistics.median(spend)}}]},
+            {"field": "expected_value", "op": "gte", "value": cut(values, 0.75)},
+            {"not": {"field": "monetary", "op": "lt", "value": cut(spend)}}]},
         "item interest outside a segment": {"all": [
             {"field": "item_interest", "item": item, "op": "rank_lte", "value": 10},
             {"not": {"field": "segment_label", "op": "eq", "value": label}}]},
         "category score, recency and events": {"all": [
             {"field": "category_interest", "category": category, "op": "score_gte",
-             "value": statistics.median(scores)},
+             "value": cut(scores)},
             {"field": "recency_days", "op": "between", "value": [0, 20]},
             {"field": "events", "op": "gt", "value": 3}]},
         "recommended from the category, or a loyal tier": {"any": [
             {"field": "recommended_category", "category": category, "op": "rank_lte", "value": 2},
             {"all": [{"field": "value_tier", "op": "eq", "value": "loyal"},
                      {"field": "recommended_category", "category": category, "op": "score_gte",
-                      "value": statistics.median(s for p in profiles.values()
-                                                 for s, _ in p["items"].values())}]}]},
+                      "value": cut([s for p in profiles.values()
+                                           for s, _ in p["items"].values()])}]}]},
         "neither hibernating nor one-off": {"not": {"any": [
             {"field": "value_tier", "op": "eq", "value": "hibernating"},
             {"field": "frequency", "op": "lte", "value": 1}]}},
