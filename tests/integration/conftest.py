@@ -196,8 +196,9 @@ def refreshed_graph(backend_settings: Settings, backend_env: dict[str, str],
                     ) -> Iterator[RefreshedGraph]:
     """The Online Retail slice refreshed twice, once per backend (``refreshed.py``).
 
-    Shared by test_api, test_api_fuzz, test_browser_pack_in_neo4j_browser and
-    test_browser_queries, which run (in file order) before any test that clears the graph;
+    Shared by test_api, test_api_fuzz, test_audiences, test_browser_pack_in_neo4j_browser,
+    test_browser_queries and test_cohort_arms (one more full refresh, so last), which run (in
+    file order) before any test that clears the graph;
     test_api's writes keep it consistent (erasure, new events and new customers, an incremental
     refresh), so the later readers check a graph that has lived a little.
     """

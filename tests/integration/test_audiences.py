@@ -1,10 +1,8 @@
 """Audiences end to end on each backend's refreshed graph (the session's ``refreshed_graph``):
 rules compiled to the catalog's leaf queries against a brute-force evaluation of the same rule,
-validation that writes nothing, arms kept across a re-evaluation after another refresh, streamed
-exports, experiment reports from events ingested after the start, the API and the CLI.
-
-Every audience a test creates is deleted again; the refresh leaves the graph consistent for the
-readers that follow (``graph.version`` follows it).
+validation that writes nothing, streamed exports, experiment reports from events ingested after
+the start, the API and the CLI. Every audience a test creates is deleted again. Arms across a
+refresh: ``test_cohort_arms.py``.
 """
 
 from __future__ import annotations
@@ -25,14 +23,14 @@ from interest_graph.audiences.service import AudienceService
 from interest_graph.privacy import Pseudonymiser
 
 from . import test_api
-from .refreshed import CLI, READ, WRITE, RefreshedGraph, wait_task
+from .refreshed import CLI, READ, WRITE, RefreshedGraph
 from .test_api import error_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # test_api's module fixtures, instantiated for this module: the session's refreshed graph of
-# 12,000 Online Retail records on the backend under test, a real worker, the app and a client.
-graph, worker, app, client = test_api.graph, test_api.worker, test_api.app, test_api.client
+# 12,000 Online Retail records on the backend under test, the app and a client.
+graph, app, client = test_api.graph, test_api.app, test_api.client
 
 NUMBER_KEYS = {"expected_value": "expected_value", "churn_risk": "churn_risk",
                "recency_days": "recency_days", "frequency": "frequency", "events": "events",
@@ -366,38 +364,6 @@ def test_export_streams_in_pages(client: FlaskClient, service: AudienceService) 
     assert len(chunks) >= 2, "written in several chunks, not built whole"
     assert len(b"".join(chunks).decode().splitlines()) == audience.size + 1
     service.delete(audience.id)
-
-
-# -- arms stay put across a re-evaluation after another refresh -----------------------------------
-
-
-def test_arms_are_kept_across_a_refresh(client: FlaskClient, graph: RefreshedGraph,
-                                        worker: subprocess.Popen[bytes],
-                                        service: AudienceService,
-                                        profiles: dict[str, dict[str, Any]]) -> None:
-    rule = rules_for(profiles)["neither hibernating nor one-off"]
-    created = service.create({"name": "A/B/n", "rule": rule, "arms": [
-        {"name": "a", "weight": 1}, {"name": "b", "weight": 1}, {"name": "c", "weight": 2}]})
-    before = {r["user"]: r["arm"] for r in export_rows(client, created.id)}
-    assert len(set(before.values())) == 3
-
-    response = client.post("/v1/refresh", json={"kind": "full"}, headers=WRITE)
-    assert response.status_code == 202 and response.json is not None
-    done = wait_task(client, response.json["task_id"])
-    version = done["result"]["version"]
-    assert version != graph.version
-    graph.version = version  # the shared graph's active refresh, for the readers after this module
-
-    after_audience = service.get(created.id)
-    assert after_audience.refresh_version == version, "the refresh re-evaluated the audience"
-    assert len(after_audience.history) == 2 and after_audience.version != created.version
-    after = {r["user"]: r["arm"] for r in export_rows(client, created.id)}
-    kept = set(before) & set(after)
-    assert kept, "the re-evaluated audience shares members with the first evaluation"
-    assert all(after[u] == before[u] for u in kept), "every remaining member keeps the arm"
-    cohort = {r.user: r.arm for page in service.repo.cohort(created.id) for r in page}
-    assert cohort == before, "the experiment's cohort is the membership at the start"
-    service.delete(created.id)
 
 
 # -- the CLI ------------------------------------------------------------------------------------
