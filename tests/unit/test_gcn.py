@@ -15,6 +15,7 @@ from interest_workers.pipelines.gcn import (
     embed,
     embed_inductive,
     normalized_adjacency,
+    propagation,
 )
 from interest_workers.pipelines.training import train_gcn
 
@@ -64,6 +65,39 @@ def test_forward_shapes_and_isolated_nodes_keep_input(tiny_graph, encoder) -> No
     before = model.user_embedding.weight.clone()
     model.reset_parameters()
     assert not torch.allclose(before, model.user_embedding.weight)
+
+
+def test_propagation_operator_equals_the_masked_adjacency(tiny_graph, encoder) -> None:
+    """The fast operator (isolated nodes' self-loops folded in, CSR, its own gradient) gives the
+    values and gradients of the plain adjacency with isolated nodes masked."""
+    feats = features(tiny_graph, encoder)
+    model = TextGCN(tiny_graph.num_users, tiny_graph.num_items, encoder.dim, embedding_dim=8,
+                    num_layers=3)
+    n = tiny_graph.num_users + tiny_graph.num_items
+    w = tiny_graph.edge_weight * torch.linspace(0.5, 3.0, tiny_graph.num_edges)  # unequal weights
+    adj = normalized_adjacency(bipartite_edges(tiny_graph.edge_index, 6), torch.cat([w] * 2), n)
+    op = propagation(tiny_graph.edge_index, w, 6, n)
+    assert op.num_nodes == n and op.matrix.layout == torch.sparse_csr
+    ux, ix = torch.from_numpy(feats.user_x), torch.from_numpy(feats.item_x)
+    mask = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    ids = torch.arange(6), torch.arange(7)
+    g = torch.randn(n, 8, generator=torch.Generator().manual_seed(0))
+    grads = []
+    for a, explicit in ((adj, True), (op, False)):
+        model.zero_grad()
+        # With explicit ids node_input takes the general path; without, the training graph's own.
+        h0 = model.node_input(ux, ix, *(ids if explicit else (None, None)), item_id_mask=mask)
+        h0.retain_grad()
+        z = model.propagate_layers(h0, a)
+        (z * g).sum().backward()
+        grads.append((z.detach(), h0.grad.clone(), model.item_embedding.weight.grad.clone(),
+                      model.user_text.weight.grad.clone()))
+    for old, new in zip(*grads):
+        assert torch.allclose(old, new, atol=1e-6)
+    new = 6 + tiny_graph.items.index("new")
+    h0 = model.node_input(ux, ix, item_id_mask=mask).detach()
+    assert torch.allclose(grads[1][0][new], h0[new])  # isolated: its input in every layer
+    assert grads[1][2][tiny_graph.items.index("tea2")].abs().sum() == 0  # id dropped out
 
 
 def test_training_learns_the_two_clusters(tiny_graph, encoder) -> None:

@@ -12,6 +12,7 @@ auxiliary BPR term that ranks items by their text projection only (see
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,10 @@ class TextGCN(nn.Module):
         Returns:
             ``(U' + I', D)``: users first, then items.
         """
+        if user_id is None and item_id is None and user_x.size(0) == self.num_users \
+                and item_x.size(0) == self.num_items:
+            # The training graph itself: every id known, no index gather (same values).
+            return self.layer0(self.user_text(user_x), self.item_text(item_x), item_id_mask)
         if user_id is None:
             user_id = torch.arange(user_x.size(0), device=user_x.device)
         if item_id is None:
@@ -140,7 +145,24 @@ class TextGCN(nn.Module):
         i = self.item_embedding(item_id.clamp(min=0)) * i_known + self.item_text(item_x)
         return torch.cat([u, i])
 
-    def propagate_layers(self, h0: Tensor, adj: Tensor) -> Tensor:
+    def layer0(self, user_text: Tensor, item_text: Tensor, item_id_mask: Tensor | None = None
+               ) -> Tensor:
+        """Layer-0 embeddings of the training graph's own nodes from their text projections.
+
+        Args:
+            user_text: ``(U, D)`` ``W_u x`` of every user.
+            item_text: ``(I, D)`` ``W_i x`` of every item (:meth:`item_text_embedding`).
+            item_id_mask: See :meth:`node_input`.
+
+        Returns:
+            ``(U + I, D)``, what :meth:`node_input` gives for the same nodes.
+        """
+        item_ids = self.item_embedding.weight
+        if item_id_mask is not None:
+            item_ids = item_ids * item_id_mask.unsqueeze(-1)
+        return torch.cat([self.user_embedding.weight + user_text, item_ids + item_text])
+
+    def propagate_layers(self, h0: Tensor, adj: Tensor | Propagation) -> Tensor:
         """LightGCN propagation with layer combination.
 
         Propagation is a sparse matrix product (``LGConv`` without normalisation computes the
@@ -148,14 +170,21 @@ class TextGCN(nn.Module):
 
         Args:
             h0: ``(N, D)`` layer-0 embeddings.
-            adj: ``(N, N)`` sparse COO normalised adjacency (see :func:`normalized_adjacency`).
+            adj: A :class:`Propagation` (fast: isolated nodes' self-loops folded in, its own
+                transpose as gradient), or an ``(N, N)`` sparse COO normalised adjacency (see
+                :func:`normalized_adjacency`).
 
         Returns:
             ``(N, D)`` final embeddings; isolated nodes keep ``h0`` in every layer.
         """
-        isolated = (torch.bincount(adj.indices()[0], minlength=h0.size(0)) == 0).unsqueeze(-1)
         x = h0
         out = h0 * self.alpha[0]
+        if isinstance(adj, Propagation):
+            for k in range(self.num_layers):
+                x = adj.apply(x)
+                out = out + x * self.alpha[k + 1]
+            return out
+        isolated = (torch.bincount(adj.indices()[0], minlength=h0.size(0)) == 0).unsqueeze(-1)
         for k in range(self.num_layers):
             x = torch.where(isolated, x, torch.sparse.mm(adj, x))
             out = out + x * self.alpha[k + 1]
@@ -163,7 +192,7 @@ class TextGCN(nn.Module):
 
     def get_embedding(
         self,
-        adj: Tensor,
+        adj: Tensor | Propagation,
         user_x: Tensor,
         item_x: Tensor,
         user_id: Tensor | None = None,
@@ -173,7 +202,8 @@ class TextGCN(nn.Module):
         """Final node embeddings.
 
         Args:
-            adj: ``(U'+I', U'+I')`` sparse normalised adjacency, users ``0..U'-1`` then items.
+            adj: :class:`Propagation` or ``(U'+I', U'+I')`` sparse normalised adjacency, users
+                ``0..U'-1`` then items.
             user_x: ``(U', D_t)``.
             item_x: ``(I', D_t)``.
             user_id: See :meth:`node_input`.
@@ -287,6 +317,84 @@ def normalized_adjacency(
     ).coalesce()
 
 
+class _SymmetricProduct(torch.autograd.Function):
+    """``A @ x`` for a symmetric sparse ``A``: the gradient ``Aᵀ g`` is ``A g``, one more product
+    of the same kind (torch's generic sparse backward transposes and re-sorts ``A`` each call)."""
+
+    @staticmethod
+    def forward(ctx: Any, matrix: Tensor, x: Tensor) -> Tensor:
+        ctx.matrix = matrix
+        out: Tensor = torch.sparse.mm(matrix, x)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
+        out: Tensor = torch.sparse.mm(ctx.matrix, grad)
+        return None, out
+
+
+@dataclass(frozen=True)
+class Propagation:
+    """The LightGCN propagation operator ``Ã`` of one graph, built once and reused every step.
+
+    ``Ã = D^-1/2 W D^-1/2`` plus a self-loop of weight 1 on each isolated node, so that one
+    sparse product gives ``Ã x`` where nodes with edges are averaged and isolated ones keep ``x``
+    (what :meth:`TextGCN.propagate_layers` does with a mask on the plain adjacency). ``Ã`` is
+    symmetric, so its product is its own gradient. Stored as CSR on CPU (about 4x faster than COO
+    there) and as COO on CUDA (the kernel the deterministic mode has always used).
+
+    Attributes:
+        matrix: ``(N, N)`` sparse ``Ã``.
+    """
+
+    matrix: Tensor
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.matrix.size(0))
+
+    def apply(self, x: Tensor) -> Tensor:
+        """``Ã @ x`` (differentiable in ``x``)."""
+        out: Tensor = _SymmetricProduct.apply(self.matrix, x)  # type: ignore[no-untyped-call]
+        return out
+
+
+def propagation(
+    graph_edge_index: Tensor,
+    edge_weight: Tensor,
+    num_users: int,
+    num_nodes: int,
+    *,
+    transform: str = "log1p",
+    device: str | torch.device | None = "cpu",
+) -> Propagation:
+    """The :class:`Propagation` of a bipartite graph's ``(user, item)`` pairs.
+
+    Args:
+        graph_edge_index: ``(2, E)`` ``(user index, item index)`` pairs.
+        edge_weight: ``(E,)`` raw positive weights.
+        num_users: ``U`` (items are nodes ``U..N-1``).
+        num_nodes: ``N = U + I``.
+        transform: See :func:`normalize_edges`.
+        device: Where the operator lives.
+    """
+    dev = resolve_device(device)
+    edge_index = bipartite_edges(graph_edge_index, num_users)
+    norm = normalize_edges(edge_index, torch.cat([edge_weight] * 2), num_nodes, transform=transform)
+    isolated = torch.ones(num_nodes, dtype=torch.bool)
+    isolated[edge_index[0]] = False
+    loops = torch.nonzero(isolated).flatten()
+    index = torch.cat([edge_index.flip(0), loops.repeat(2, 1)], dim=1)
+    values = torch.cat([norm.float(), torch.ones(len(loops))])
+    matrix = torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes),
+                                     check_invariants=False).coalesce()
+    if dev.type == "cpu":
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": used within its scope
+            warnings.simplefilter("ignore", UserWarning)
+            matrix = matrix.to_sparse_csr()
+    return Propagation(matrix.to(dev))
+
+
 def bipartite_edges(
     graph_edge_index: Tensor, num_users: int
 ) -> EdgeIndex:
@@ -326,12 +434,10 @@ def embed(
     dev = resolve_device(device)
     model.eval().to(dev)
     U, I = graph.num_users, graph.num_items
-    edge_index = bipartite_edges(graph.edge_index, U)
-    adj = normalized_adjacency(
-        edge_index, torch.cat([graph.edge_weight] * 2), U + I, transform=edge_transform
-    )
+    adj = propagation(graph.edge_index, graph.edge_weight, U, U + I, transform=edge_transform,
+                      device=dev)
     z = model.get_embedding(
-        adj.to(dev),
+        adj,
         torch.from_numpy(np.ascontiguousarray(user_x, dtype=np.float32)).to(dev),
         torch.from_numpy(np.ascontiguousarray(item_x, dtype=np.float32)).to(dev),
         None if user_id is None else user_id.to(dev),

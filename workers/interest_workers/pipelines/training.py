@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..typing import FloatArray
-from .gcn import TextGCN, bipartite_edges, embed, normalized_adjacency, resolve_device
+from .gcn import TextGCN, embed, propagation, resolve_device
 from .graph_build import InteractionGraph
 
 logger = logging.getLogger(__name__)
@@ -129,10 +129,8 @@ def train_gcn(
     U, I = graph.num_users, graph.num_items
     ux = torch.from_numpy(np.ascontiguousarray(user_x, dtype=np.float32)).to(dev)
     ix = torch.from_numpy(np.ascontiguousarray(item_x, dtype=np.float32)).to(dev)
-    edge_index = bipartite_edges(graph.edge_index, U)
-    adj = normalized_adjacency(
-        edge_index, torch.cat([graph.edge_weight] * 2), U + I, transform=edge_transform
-    ).to(dev)
+    adj = propagation(graph.edge_index, graph.edge_weight, U, U + I, transform=edge_transform,
+                      device=dev)
     pos = graph.edge_index
     pos_w = _sample_weights(graph.edge_weight) if weighted_loss else torch.ones(graph.num_edges)
     warm_items = torch.from_numpy(np.flatnonzero(graph.item_degree() > 0))
@@ -150,20 +148,23 @@ def train_gcn(
                 users, items = pos[0, b], pos[1, b]
                 negs = warm_items[torch.randint(len(warm_items), (len(b),), generator=gen)]
                 mask = (torch.rand(I, generator=gen) >= model.id_dropout).float()
-                h0 = model.node_input(ux, ix, item_id_mask=mask.to(dev))
+                # Text projections once per step: the text-only term reuses the items' rows.
+                item_text = model.item_text_embedding(ix)
+                h0 = model.layer0(model.user_text(ux), item_text, item_id_mask=mask.to(dev))
                 z = model.propagate_layers(h0, adj)
-                zu, zp, zn = z[users.to(dev)], z[(items + U).to(dev)], z[(negs + U).to(dev)]
-                loss = model.recommendation_loss(
-                    (zu * zp).sum(-1), (zu * zn).sum(-1), pos_w[b].to(dev)
-                )
+                users_d, items_d, negs_d = users.to(dev), items.to(dev), negs.to(dev)
+                zu, zp, zn = z[users_d], z[items_d + U], z[negs_d + U]
+                w_b = pos_w[b].to(dev)
+                loss = model.recommendation_loss((zu * zp).sum(-1), (zu * zn).sum(-1), w_b)
                 if text_loss_weight > 0:
-                    tp = model.item_text_embedding(ix[items.to(dev)])
-                    tn = model.item_text_embedding(ix[negs.to(dev)])
+                    tp, tn = item_text[items_d], item_text[negs_d]
                     loss = loss + text_loss_weight * model.recommendation_loss(
-                        (zu * tp).sum(-1), (zu * tn).sum(-1), pos_w[b].to(dev)
+                        (zu * tp).sum(-1), (zu * tn).sum(-1), w_b
                     )
-                reg_nodes = torch.cat([users, items + U, negs + U]).to(dev)
-                reg = h0[reg_nodes].pow(2).sum() / len(b)
+                # ||h0||² of the batch's nodes, each counted as often as it occurs in the batch.
+                occurs = torch.bincount(torch.cat([users_d, items_d + U, negs_d + U]),
+                                        minlength=h0.size(0)).to(h0.dtype)
+                reg = (occurs * h0.pow(2).sum(-1)).sum() / len(b)
                 loss = loss + weight_decay * reg
                 optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
