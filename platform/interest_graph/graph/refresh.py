@@ -85,22 +85,51 @@ def _cached(row: Row, hash_key: str) -> CachedText | None:
     return None
 
 
+#: Edges held as Python values before they move into numpy chunks (bounds the reader's own
+#: per-edge objects; a page of driver rows is transient either way).
+FLUSH_EDGES = 1 << 16
+
+
+class _Columns:
+    """Parallel edge columns: appended row by row as Python lists, kept as numpy chunks."""
+
+    DTYPES = {"user": np.int64, "item": np.int64, "weight": np.float64, "first_ts": np.float64,
+              "last_ts": np.float64, "consumed": np.bool_}
+
+    def __init__(self, flush_edges: int) -> None:
+        self.flush_edges = flush_edges
+        self.pending: dict[str, list[Any]] = {k: [] for k in self.DTYPES}
+        self.chunks: dict[str, list[npt.NDArray[Any]]] = {k: [] for k in self.DTYPES}
+
+    def extend(self, **values: Sequence[Any]) -> None:
+        for key, column in values.items():
+            self.pending[key].extend(column)
+        if len(self.pending["user"]) >= self.flush_edges:
+            self.flush()
+
+    def flush(self) -> None:
+        for key, dtype in self.DTYPES.items():
+            self.chunks[key].append(np.asarray(self.pending[key], dtype))
+            self.pending[key] = []
+
+    def arrays(self) -> EdgeArrays:
+        self.flush()
+        cols = {k: np.concatenate(v) for k, v in self.chunks.items()}
+        self.chunks = {k: [] for k in self.DTYPES}
+        return EdgeArrays(**cols)
+
+
 class _EdgeReader:
     """Fills user tables and edge arrays from user rows, page by page."""
 
-    def __init__(self, item_ids: Sequence[str]) -> None:
+    def __init__(self, item_ids: Sequence[str], flush_edges: int = FLUSH_EDGES) -> None:
         self.item_ids = list(item_ids)
         self.item_index = {iid: k for k, iid in enumerate(self.item_ids)}
         self.ids: list[str] = []
         self.text: dict[str, str] = {}
         self.cached: dict[str, CachedText] = {}
         self.purchases: dict[str, tuple[tuple[int, ...], float]] = {}
-        self.user: list[int] = []
-        self.item: list[int] = []
-        self.weight: list[float] = []
-        self.first_ts: list[float] = []
-        self.last_ts: list[float] = []
-        self.consumed: list[bool] = []
+        self.columns = _Columns(flush_edges)
 
     def _index(self, iid: str) -> int:
         k = self.item_index.get(iid)
@@ -120,18 +149,13 @@ class _EdgeReader:
         if days := row.get("purchase_days"):
             self.purchases[uid] = (tuple(int(d) for d in days), float(row.get("revenue") or 0.0))
         items = row["items"]
-        self.user.extend([u] * len(items))
-        self.item.extend(self._index(i) for i in items)
-        self.weight.extend(row["weights"])
-        self.first_ts.extend(row["first_ts"])
-        self.last_ts.extend(row["last_ts"])
-        self.consumed.extend(row["consumed"])
+        self.columns.extend(user=[u] * len(items), item=[self._index(i) for i in items],
+                            weight=row["weights"], first_ts=row["first_ts"],
+                            last_ts=row["last_ts"], consumed=row["consumed"])
 
     def result(self) -> UserEdges:
         users = UserTable(tuple(self.ids), self.text, self.cached, self.purchases)
-        edges = EdgeArrays.from_lists(self.user, self.item, self.weight, self.first_ts,
-                                      self.last_ts, self.consumed)
-        return UserEdges(users, tuple(self.item_ids), edges)
+        return UserEdges(users, tuple(self.item_ids), self.columns.arrays())
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
