@@ -84,12 +84,17 @@ class Settings:
     # the broker longer than request_timeout_s per call (seconds).
     broker_timeout_s: float = 5.0
     request_timeout_s: float = 1.5  # the API's cap on each store and broker call (then 503)
+    #: Users per shard of a full refresh's score+write stage; graphs with more users are scored
+    #: in shards that every worker shares (see docs/scale.md).
+    shard_users: int = 50000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"{PREFIX}BATCH_SIZE must be at least 1, got {self.batch_size}")
         if self.encoder not in ("minilm", "hashing"):
             raise ConfigError(f"{PREFIX}ENCODER must be minilm or hashing, got {self.encoder!r}")
+        if self.shard_users < 1:
+            raise ConfigError(f"{PREFIX}SHARD_USERS must be at least 1, got {self.shard_users}")
         if self.train_epochs < 1:
             raise ConfigError(f"{PREFIX}TRAIN_EPOCHS must be at least 1, got {self.train_epochs}")
         if not 0 <= self.full_refresh_hour <= 23:
@@ -140,7 +145,8 @@ class Settings:
                           ("REFRESH_LOCK_TTL", "refresh_lock_ttl_s"),
                           ("FULL_REFRESH_HOUR", "full_refresh_hour"),
                           ("SEGMENT_HISTORY", "segment_history"),
-                          ("TRAIN_EPOCHS", "train_epochs"), ("SEED", "seed")):
+                          ("TRAIN_EPOCHS", "train_epochs"), ("SEED", "seed"),
+                          ("SHARD_USERS", "shard_users")):
             if (v := get(name)) is not None:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:

@@ -24,6 +24,7 @@ from harness import retail_records, write_folder
 from interest_graph.graph import GraphStore, open_store
 from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
+from interest_graph.tasks import TaskClient
 
 from ..conftest import BACKENDS, datasets_dir, session_neo4j
 from ..neo4j_server import Neo4jConnection, SessionNeo4j, from_environment
@@ -155,6 +156,14 @@ def cli_env(embedded_settings: Settings) -> dict[str, str]:
         INTERESTGRAPH_DATASETS_DIR=str(embedded_settings.datasets_dir),
     )
     return env
+
+
+@pytest.fixture(scope="module")
+def task_client(backend_settings: Settings) -> Iterator[TaskClient]:
+    """A Celery client on the backend's broker (one per test module)."""
+    tasks = TaskClient(backend_settings)
+    yield tasks
+    tasks.close()
 
 
 def write(path: Path, text: str) -> Path:

@@ -26,6 +26,7 @@ from interest_graph.ingest.loading import make_ingestor
 from interest_graph.ingest.records import Event
 from interest_graph.privacy import Pseudonymiser
 from interest_graph.settings import Settings
+from interest_graph.tasks import TaskClient
 
 CLI = [sys.executable, "-m", "interest_graph.cli"]
 READ_KEY = "test-read-key"
@@ -81,6 +82,18 @@ def stop_worker(proc: subprocess.Popen[bytes] | None, settings: Settings) -> Non
         broker.delete("interest")
     finally:
         broker.close()
+
+
+def wait(client: TaskClient, task_id: str, timeout: float = 300) -> dict[str, Any]:
+    """The result of a task sent with ``client``, once it succeeded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.state(task_id)
+        if state.done:
+            assert state.state == "SUCCESS", state.error
+            return state.result or {}
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} did not finish in {timeout}s")
 
 
 def wait_task(client: FlaskClient, task_id: str, timeout: float = 300) -> dict[str, Any]:

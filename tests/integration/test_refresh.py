@@ -22,7 +22,7 @@ from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
 
 from .conftest import CLI, RetailSlice, stop_process
-from .refreshed import quick_worker
+from .refreshed import quick_worker, wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,32 +43,14 @@ def worker(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def client(backend_settings: Settings) -> Iterator[TaskClient]:
-    tasks = TaskClient(backend_settings)
-    yield tasks
-    tasks.close()
-
-
-def wait(client: TaskClient, task_id: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = client.state(task_id)
-        if state.done:
-            assert state.state == "SUCCESS", state.error
-            return state.result or {}
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not finish in {timeout}s")
-
-
-@pytest.fixture(scope="module")
 def first_refresh(session_store: GraphStore, backend_env: dict[str, str], slice_file: Path,
-                  worker: dict[str, Any], client: TaskClient) -> dict[str, Any]:
+                  worker: dict[str, Any], task_client: TaskClient) -> dict[str, Any]:
     """A clean graph with the slice loaded and one full refresh done: its report."""
     session_store.clear()
     session_store.init_schema()
     subprocess.run([*CLI, "load", str(slice_file)], env=backend_env, check=True,
                    capture_output=True)
-    return wait(client, client.send(REFRESH_FULL))
+    return wait(task_client, task_client.send(REFRESH_FULL))
 
 
 def assert_labels_are_product_types(labels: list[str], slice_folder: Path) -> None:
@@ -93,7 +75,7 @@ def recs(store: GraphStore, user: str) -> list[tuple[str, int, str]]:
 
 def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: dict[str, str],
                                        slice_file: Path, worker: dict[str, Any],
-                                       client: TaskClient, first_refresh: dict[str, Any]) -> None:
+                                       task_client: TaskClient, first_refresh: dict[str, Any]) -> None:
     store = session_store
     report = first_refresh
     assert report["status"] == "active" and report["segments"] >= 2
@@ -138,7 +120,7 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
 
     # A second full refresh with unchanged text encodes nothing and supersedes the first. It
     # starts from the first one's segments and writes how many users moved between them.
-    again = wait(client, client.send(REFRESH_FULL))
+    again = wait(task_client, task_client.send(REFRESH_FULL))
     assert again["texts_encoded"] == 0 and again["version"] != report["version"]
     assert again["segmentation"]["warm_start"] and again["segments"] == report["segments"]
     moves = store.read("api/list_segment_moves")
@@ -170,7 +152,7 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
         "timestamp": 1323000000 + n, "quantity": 1, "price": 2.0})
         + "\n" for n, (raw, item) in enumerate([(raw_a, t) for t in targets] + [(raw_b, targets[0])])))
     subprocess.run([*CLI, "load", str(new)], env=backend_env, check=True, capture_output=True)
-    result = wait(client, client.send(REFRESH_INCREMENTAL))
+    result = wait(task_client, task_client.send(REFRESH_INCREMENTAL))
     assert result["status"] == "updated" and result["users"] == 2
     drift = result["segment_drift"]
     assert drift["users"] == users + 1 and 0.0 <= drift["share"] <= 0.2  # + the viewer
@@ -180,20 +162,20 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
     assert recs(store, b) != before[b]
     assert all(recs(store, u) == before[u] for u in others), "untouched users keep theirs"
     # Nothing new: returns at once.
-    assert wait(client, client.send(REFRESH_INCREMENTAL))["status"] == "noop"
+    assert wait(task_client, task_client.send(REFRESH_INCREMENTAL))["status"] == "noop"
 
 
 def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
-        session_store: GraphStore, worker: dict[str, Any], client: TaskClient,
+        session_store: GraphStore, worker: dict[str, Any], task_client: TaskClient,
         first_refresh: dict[str, Any]) -> None:
     store = session_store
     user = store.read("stats/user_ids")[0]["id"]
     served = recs(store, user)
     summary = store.read("stats/refresh_summary")[0]
 
-    task_id = client.send(REFRESH_FULL)
+    task_id = task_client.send(REFRESH_FULL)
     deadline = time.monotonic() + 120
-    while client.state(task_id).stage not in ("train", "score", "value", "segment", "write"):
+    while task_client.state(task_id).stage not in ("train", "score", "value", "segment", "write"):
         assert time.monotonic() < deadline, "the refresh never reached training"
         time.sleep(0.05)
     os.kill(worker["proc"].pid, signal.SIGKILL)
@@ -204,7 +186,7 @@ def test_sigkill_mid_refresh_keeps_serving_the_previous_refresh(
 
     worker["proc"] = quick_worker(worker["env"], worker["log"])
     time.sleep(6)  # the dead worker's lock expires (REFRESH_LOCK_TTL=5)
-    second = wait(client, client.send(REFRESH_FULL))
+    second = wait(task_client, task_client.send(REFRESH_FULL))
     assert second["status"] == "active" and second["version"] != summary["version"]
     after = store.read("stats/refresh_summary")[0]
     assert after["version"] == second["version"]

@@ -1,6 +1,8 @@
 """The platform's main loop: pull the graph, fit the served model, write versioned results back.
 
 Full refresh: pull → features → train → score → value → segment → write → activate → cleanup.
+Above ``Settings.shard_users`` users, score computes similar items only and the users are scored
+and written after write, in shards that every worker shares (:mod:`interest_workers.shards`).
 The incremental refresh is in :mod:`interest_workers.incremental`.
 
 This module does I/O through :class:`~interest_graph.graph.refresh.RefreshRepository` and keeps
@@ -32,16 +34,27 @@ from .pipelines.artefacts import Artefacts, load_segments, prune_models, save_ar
 from .pipelines.churn import refresh_churn_basis
 from .pipelines.features import MemoryTextCache, NodeFeatures, TextEncoder, build_node_features, text_hash
 from .pipelines.graph_build import InteractionGraph, build_graph, consumed_matrix
-from .pipelines.interest_model import FitConfig, fit, serve
-from .pipelines.scores import explain, interest_rows, similar_items, top_categories
+from .pipelines.interest_model import FitConfig, fit
+from .pipelines.scores import similar_items
 from .pipelines.value import customer_value, value_fields
 from .segments import SegmentStage, run_segment_stage
+from .shards import CATEGORIES_PER_USER as CATEGORIES_PER_USER  # incremental's import
+from .shards import (
+    ShardInputs,
+    ShardPlan,
+    ShardRows,
+    save_consumed,
+    score_users,
+    write_rows,
+)
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
+#: Scores and writes every shard of a plan (with whatever workers help), returns once all are
+#: written. Given by the task, which knows the broker.
+ShardRunner = Callable[[ShardPlan, ShardInputs], None]
 T = TypeVar("T")
-CATEGORIES_PER_USER = 5
 SIMILAR_PER_ITEM = 10
 
 
@@ -62,6 +75,7 @@ class RefreshReport:
     silhouette: float | None = None
     device: str = "cpu"
     segmentation: dict[str, Any] | None = None
+    shards: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,13 +140,22 @@ def encode_features(repo: RefreshRepository, items: ItemTable, users: UserEdges,
     return features
 
 
-FULL_STAGES = ["pull", "features", "train", "score", "value", "segment", "write", "activate",
-               "cleanup"]
+FULL_STAGES = ["pull", "features", "train", "score", "value", "segment", "write", "shards",
+               "activate", "cleanup"]
+
+
+def consumed_path(settings: Settings, version: str) -> Path:
+    return settings.models_dir / f"{version}.consumed.npz"
 
 
 def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
-             progress: Progress = no_progress, clock: Callable[[], float] = time.time) -> RefreshReport:
-    """One full refresh. Readers see the previous refresh until ``activate`` commits."""
+             progress: Progress = no_progress, clock: Callable[[], float] = time.time,
+             shard_runner: ShardRunner | None = None) -> RefreshReport:
+    """One full refresh. Readers see the previous refresh until ``activate`` commits.
+
+    With ``shard_runner`` and more than ``settings.shard_users`` users, the users are scored and
+    written in shards (the ``shards`` stage) by the runner; otherwise in this process.
+    """
     now = clock()
     version = new_version(now)
     state = repo.state()
@@ -159,16 +182,15 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     user_emb, item_emb = model.user_emb, model.item_emb
     cats = item_categories(items, graph)
     titles = item_titles(items, graph)
+    inputs = ShardInputs(model.scorer(), user_emb, item_emb, consumed, graph.to_csr(binary=True),
+                         graph.users.ids, graph.items.ids, cats, titles)
+    sharded = shard_runner is not None and graph.num_users > settings.shard_users
 
-    def score() -> tuple[Any, ...]:
-        top = serve(model.scorer(), consumed, settings.top_k)
-        reasons = explain(top.items, np.arange(graph.num_users), item_emb,
-                          graph.to_csr(binary=True), cats)
-        return (interest_rows(graph.items.ids, top, reasons, titles),
-                top_categories(user_emb, item_emb, cats, CATEGORIES_PER_USER),
-                similar_items(item_emb, SIMILAR_PER_ITEM))
+    def score() -> tuple[ShardRows | None, Any]:
+        rows = None if sharded else score_users(inputs, np.arange(graph.num_users), settings.top_k)
+        return rows, similar_items(item_emb, SIMILAR_PER_ITEM)
 
-    interests, categories, similar = stages.run("score", score)
+    user_rows, similar = stages.run("score", score)
     def value() -> tuple[Any, ...]:
         val = customer_value(users.users.purchases, now)
         churn = refresh_churn_basis(val.frame, users.users.purchases, now)
@@ -186,11 +208,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     seg = stages.run("segment", segment)
 
     def write() -> str:
-        rows = [dict(user=uid, **rec) for uid, recs in zip(graph.users.ids, interests) for rec in recs]
-        repo.write_interests(version, version, rows)
-        repo.write_category_interests(version, [
-            {"user": uid, "category": c["name"], "score": c["score"]}
-            for uid, cs in zip(graph.users.ids, categories) for c in cs])
+        if user_rows is not None:
+            write_rows(repo, version, user_rows)
         repo.write_similar_items(version, [
             {"item": graph.items.ids[i], "other": graph.items.ids[int(j)],
              "score": float(similar.scores[i, r]), "rank": r + 1}
@@ -208,6 +227,16 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
         return str(path)
 
     model_path = stages.run("write", write)
+    plan = ShardPlan(version, model_path, str(consumed_path(settings, version)), graph.num_users,
+                     settings.shard_users, settings.top_k)
+    if sharded:
+        assert shard_runner is not None
+
+        def shards() -> None:
+            save_consumed(Path(plan.consumed_path), consumed)
+            shard_runner(plan, inputs)
+
+        stages.run("shards", shards)
 
     def activate() -> None:
         placed = seg.user_fields(version)
@@ -228,10 +257,12 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
         # Saved models hold pseudonymised user ids and features: keep only the active one and
         # its predecessor (a worker may still be loading it), so erased users leave them too.
         prune_models(settings.models_dir, {version, previous or version})
+        Path(plan.consumed_path).unlink(missing_ok=True)
 
     stages.run("cleanup", cleanup)
     repo.finish(version, "active", stages.seconds, clock())
     progress("done", 100.0)
     return RefreshReport(version, "full", "active", stages.seconds, graph.num_users,
                          graph.num_items, feats.encoded, seg.model.segmentation.k,
-                         seg.model.segmentation.silhouette, device, seg.report())
+                         seg.model.segmentation.silhouette, device, seg.report(),
+                         plan.shards if sharded else 1)

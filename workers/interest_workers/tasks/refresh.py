@@ -1,27 +1,42 @@
-"""Refresh tasks: ``interest.refresh.full`` and ``interest.refresh.incremental``."""
+"""Refresh tasks: ``interest.refresh.full``, ``interest.refresh.incremental`` and the full
+refresh's helpers, ``interest.refresh.shard``."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
-from celery import Task, shared_task
+from celery import Task, group, shared_task
 from celery.exceptions import Reject
 
 from interest_graph.errors import GraphUnavailable
 from interest_graph.tasks import bounded_redis
 
 from .. import incremental, refresh, resources
+from ..heartbeat import heartbeat
 from ..pipelines.artefacts import load_artefacts
+from ..shards import (
+    ShardBoard,
+    ShardInputs,
+    ShardPlan,
+    complete_shards,
+    load_consumed,
+    score_users,
+    work_shards,
+    write_rows,
+)
 
 log = logging.getLogger(__name__)
 
 FULL_LOCK = "interestgraph:lock:refresh:full"
 INCREMENTAL_LOCK = "interestgraph:lock:refresh:incremental"
+REFRESH_SHARD = "interest.refresh.shard"
+#: A dead helper's shard is taken over this long after its last heartbeat (at most the lock TTL).
+CLAIM_TTL_S = 60.0
 
 
 @contextmanager
@@ -37,22 +52,10 @@ def held_lock(client: redis.Redis, name: str, ttl: float) -> Iterator[bool]:
     if not lock.acquire():
         yield False
         return
-    stop = threading.Event()
-
-    def heartbeat() -> None:
-        while not stop.wait(ttl / 3):
-            try:
-                lock.extend(ttl, replace_ttl=True)
-            except redis.exceptions.RedisError:
-                log.warning("could not extend lock %s", name, exc_info=True)
-
-    beat = threading.Thread(target=heartbeat, name=f"lock-{name}", daemon=True)
-    beat.start()
     try:
-        yield True
+        with heartbeat(lambda: lock.extend(ttl, replace_ttl=True), ttl / 3, name):
+            yield True
     finally:
-        stop.set()
-        beat.join()
         try:
             lock.release()
         except redis.exceptions.LockError:
@@ -105,6 +108,37 @@ class RefreshTask(Task):  # type: ignore[misc]
 TRANSIENT = (GraphUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
+def _board(client: redis.Redis, plan: ShardPlan) -> ShardBoard:
+    return ShardBoard(client, plan.version, min(CLAIM_TTL_S, resources.settings().refresh_lock_ttl_s))
+
+
+def _do_shard(plan: ShardPlan, inputs: ShardInputs) -> Callable[[int], None]:
+    repo = resources.refresh_repository()
+
+    def do(shard: int) -> None:
+        write_rows(repo, plan.version, score_users(inputs, plan.users(shard), plan.top_k))
+        log.info("refresh %s: shard %d of %d written", plan.version, shard + 1, plan.shards)
+
+    return do
+
+
+def run_shards(plan: ShardPlan, inputs: ShardInputs) -> None:
+    """The full refresh's shard runner: one helper task per other shard, then this worker takes
+    shards too, and returns once every shard is written (redoing those of dead helpers)."""
+    settings = resources.settings()
+    client = bounded_redis(settings.broker(), settings.broker_timeout_s)
+    board = _board(client, plan)
+    try:
+        # Not the refresh's children: a client reading the refresh's result would otherwise
+        # subscribe to every helper's result.
+        group(refresh_shard.s(plan.as_dict(), first) for first in range(1, plan.shards)
+              ).apply_async(add_to_parent=False)
+        complete_shards(board, plan.shards, _do_shard(plan, inputs))
+    finally:
+        board.close()  # written, or given up: late helpers stop
+        client.close()
+
+
 @shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
     name="interest.refresh.full", bind=True, base=RefreshTask, autoretry_for=TRANSIENT,
     retry_backoff=True, retry_backoff_max=300, max_retries=15, acks_late=True)
@@ -112,7 +146,28 @@ def refresh_full(self: Task) -> dict[str, Any]:
     """Train, score everything and segment; one at a time (a lock with expiry)."""
     return _run_locked(self, FULL_LOCK, "a full refresh is already running", lambda progress: (
         refresh.run_full(resources.refresh_repository(), resources.settings(),
-                         resources.encoder(), progress).as_dict()))
+                         resources.encoder(), progress, shard_runner=run_shards).as_dict()))
+
+
+@shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
+    name=REFRESH_SHARD, base=RefreshTask, autoretry_for=TRANSIENT, retry_backoff=True,
+    retry_backoff_max=60, max_retries=12, acks_late=True, ignore_result=True)
+def refresh_shard(plan: dict[str, Any], first: int) -> dict[str, Any]:
+    """Help a full refresh: score and write the shards nobody holds, from ``first`` on."""
+    shard_plan = ShardPlan(**plan)
+    settings = resources.settings()
+    client = bounded_redis(settings.broker(), settings.broker_timeout_s)
+    try:
+        board = _board(client, shard_plan)
+        if board.closed or len(board.done()) == shard_plan.shards:
+            return {"version": shard_plan.version, "shards": []}
+        art = resources.cached_model(shard_plan.model_path, load_artefacts)
+        consumed = load_consumed(Path(shard_plan.consumed_path))
+        inputs = ShardInputs.from_artefacts(art, consumed)
+        done = work_shards(board, shard_plan.shards, _do_shard(shard_plan, inputs), first)
+        return {"version": shard_plan.version, "shards": done}
+    finally:
+        client.close()
 
 
 @shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped

@@ -1,0 +1,203 @@
+"""The full refresh's score+write stage in shards, shared by real Celery workers, on each backend.
+
+The sharded refresh must serve exactly what the single-process refresh serves; a helper worker
+killed mid-refresh must neither stop it nor let readers see a half-written version; a shard
+written twice must leave the same edges; a dead helper's claim must pass to another worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+
+from interest_graph.graph import GraphStore
+from interest_graph.graph.refresh import RefreshRepository
+from interest_graph.settings import Settings
+from interest_graph.tasks import REFRESH_FULL, TaskClient
+from interest_workers.pipelines.artefacts import load_artefacts
+from interest_workers.pipelines.graph_build import consumed_matrix
+from interest_workers.shards import (
+    ShardBoard,
+    ShardInputs,
+    ShardPlan,
+    complete_shards,
+    score_users,
+    work_shards,
+    write_rows,
+)
+
+from .conftest import CLI, RetailSlice, stop_process
+from .refreshed import quick_worker, stop_worker, wait
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SHARDED = {"INTERESTGRAPH_SHARD_USERS": "10"}
+
+
+def served(store: GraphStore) -> list[tuple[str, str, int]]:
+    return [(r["user"], r["item"], r["rank"]) for r in store.read("stats/active_interests")]
+
+
+@pytest.fixture(scope="module")
+def loaded(session_store: GraphStore, backend_env: dict[str, str], retail_slice: RetailSlice
+           ) -> GraphStore:
+    session_store.clear()
+    session_store.init_schema()
+    subprocess.run([*CLI, "load", str(retail_slice.folder)], env=backend_env, check=True,
+                   capture_output=True)
+    return session_store
+
+
+@pytest.fixture(scope="module")
+def unsharded(loaded: GraphStore, backend_env: dict[str, str], backend_settings: Settings,
+              task_client: TaskClient, tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+    """One refresh by a single worker with sharding off: its report and what it serves."""
+    log = tmp_path_factory.mktemp("unsharded") / "worker.log"
+    worker = quick_worker({**backend_env, "INTERESTGRAPH_SHARD_USERS": "1000000"}, log)
+    try:
+        report = wait(task_client, task_client.send(REFRESH_FULL))
+    finally:
+        stop_worker(worker, backend_settings)
+    return report, served(loaded)
+
+
+def test_two_workers_share_the_shards_and_serve_what_one_process_serves(
+        loaded: GraphStore, backend_env: dict[str, str], backend_settings: Settings,
+        task_client: TaskClient, unsharded: tuple[dict[str, Any], list[tuple[str, str, int]]],
+        tmp_path: Path) -> None:
+    before, rows = unsharded
+    assert before["shards"] == 1 and "shards" not in before["stages"]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    workers = [quick_worker({**backend_env, **SHARDED}, log) for log in logs]
+    try:
+        report = wait(task_client, task_client.send(REFRESH_FULL))
+    finally:
+        for w in workers[1:]:
+            stop_process(w)
+        stop_worker(workers[0], backend_settings)
+    assert report["status"] == "active" and report["version"] != before["version"]
+    assert report["shards"] == -(-report["users"] // 10) > 2 and "shards" in report["stages"]
+    assert served(loaded) == rows, "sharded scoring serves what the single process served"
+    written = [log.read_text(errors="replace").count(" written") for log in logs]
+    assert sum(written) >= report["shards"] and min(written) >= 1, written
+    summary = loaded.read("stats/refresh_summary")[0]
+    assert summary["version"] == report["version"]
+    assert summary["category_interests"] == 5 * report["users"]
+    statuses = {r["version"]: r["status"] for r in loaded.read("refresh/refresh_history", limit=5)}
+    assert statuses[before["version"]] == "superseded" and statuses[report["version"]] == "active"
+    # The shards' consumed matrix is gone with the activation; the model file stays.
+    models = Path(backend_settings.models_dir)
+    assert not list(models.glob("*.consumed.npz"))
+
+
+def test_a_shard_written_again_sets_the_same_edges(loaded: GraphStore,
+                                                   unsharded: tuple[dict[str, Any], Any]) -> None:
+    """A retried shard (its worker died after writing, the message was redelivered) changes
+    nothing: the same rows MERGE onto the same edges under the same version."""
+    repo = RefreshRepository(loaded)
+    state = repo.state()
+    assert state.version and state.model_path
+    before = served(loaded)
+    summary = loaded.read("stats/refresh_summary")[0]
+    art = load_artefacts(Path(state.model_path))
+    graph = art.model.trained.graph
+    users = repo.users(repo.items().ids)
+    assert users.users.ids == graph.users.ids
+    consumed = consumed_matrix(users.edges, graph.num_users, graph.num_items)
+    inputs = ShardInputs.from_artefacts(art, consumed)
+    plan = ShardPlan(state.version, state.model_path, "", graph.num_users, 10, 10)
+    for shard in (0, 1, 1):
+        write_rows(repo, state.version, score_users(inputs, plan.users(shard), plan.top_k))
+    assert served(loaded) == before
+    assert loaded.read("stats/refresh_summary")[0] == summary
+
+
+def test_a_killed_helper_neither_stops_the_refresh_nor_shows_half_of_it(
+        loaded: GraphStore, backend_env: dict[str, str], backend_settings: Settings,
+        task_client: TaskClient, unsharded: tuple[dict[str, Any], list[tuple[str, str, int]]],
+        tmp_path: Path) -> None:
+    _, rows = unsharded
+    previous = loaded.read("stats/refresh_summary")[0]
+    owner = quick_worker({**backend_env, **SHARDED}, tmp_path / "owner.log")
+    time.sleep(3)  # the owner takes the refresh; the helper starts after it
+    task_id = task_client.send(REFRESH_FULL)
+    helper_log = tmp_path / "helper.log"
+    helper = quick_worker({**backend_env, **SHARDED}, helper_log)
+    try:
+        deadline = time.monotonic() + 300
+        while " written" not in helper_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline and not task_client.state(task_id).done, \
+                "the helper wrote no shard"
+            time.sleep(0.02)
+        os.kill(helper.pid, signal.SIGKILL)  # mid-refresh, possibly mid-shard
+        helper.wait()
+        # Until the owner activates, readers see the previous refresh whole.
+        now = loaded.read("stats/refresh_summary")[0]
+        assert now == previous or now["version"] != previous["version"]
+        report = wait(task_client, task_id)
+    finally:
+        stop_process(helper)
+        stop_worker(owner, backend_settings)
+    assert report["status"] == "active" and report["shards"] > 2
+    assert served(loaded) == rows, "every shard written, as one process would have"
+    summary = loaded.read("stats/refresh_summary")[0]
+    assert summary["version"] == report["version"]
+    assert summary["category_interests"] == 5 * report["users"]
+
+
+@pytest.fixture
+def broker(embedded_settings: Settings) -> Iterator[redis.Redis]:
+    task_client = redis.Redis.from_url(embedded_settings.broker())
+    yield task_client
+    for key in task_client.scan_iter("interestgraph:shards:test-*"):
+        task_client.delete(key)
+    task_client.close()
+
+
+def test_a_dead_helpers_claim_passes_to_the_owner(broker: redis.Redis) -> None:
+    board = ShardBoard(broker, f"test-{time.time_ns()}", claim_ttl_s=1.0)
+    assert board.claim(2)  # a helper that dies holding shard 2: no heartbeat, no finish
+    done_here: list[int] = []
+    started = time.monotonic()
+    mine = complete_shards(board, 4, done_here.append, poll_s=0.05)
+    assert sorted(mine) == sorted(done_here) == [0, 1, 2, 3]
+    assert time.monotonic() - started >= 0.9, "shard 2 waited for the dead claim to expire"
+    assert board.done() == {0, 1, 2, 3}
+    # A helper redelivered later does nothing: every shard is done.
+    assert work_shards(board, 4, done_here.append) == [] and len(done_here) == 4
+    board.close()
+    other = ShardBoard(broker, board.prefix.rsplit(":", 1)[1], claim_ttl_s=1.0)
+    assert other.closed and work_shards(other, 4, done_here.append) == []
+
+
+def test_a_long_shard_keeps_its_claim(broker: redis.Redis) -> None:
+    board = ShardBoard(broker, f"test-{time.time_ns()}", claim_ttl_s=0.6)
+    rival = ShardBoard(broker, board.prefix.rsplit(":", 1)[1], claim_ttl_s=0.6)
+    stolen: list[bool] = []
+
+    def slow(shard: int) -> None:
+        for _ in range(6):  # 1.8 s, three claim lifetimes: the heartbeat renews it
+            time.sleep(0.3)
+            stolen.append(rival.claim(shard))
+
+    assert work_shards(board, 1, slow) == [0]
+    assert stolen and not any(stolen)
+    assert board.done() == {0} and not rival.claim(0)
+
+
+def test_plan_covers_every_user_once() -> None:
+    plan = ShardPlan("v", "m", "c", num_users=23, shard_users=10, top_k=5)
+    assert plan.shards == 3
+    users = np.concatenate([plan.users(s) for s in range(plan.shards)])
+    assert users.tolist() == list(range(23))
+    assert ShardPlan(**plan.as_dict()) == plan
+    assert ShardPlan("v", "m", "c", 0, 10, 5).shards == 1
