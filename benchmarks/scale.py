@@ -33,25 +33,25 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-# The sibling benchmarks (this folder is on sys.path when run as a script): their measurements
-# are reused as they are, not copied.
-from api import measure as measure_api
-from api import user_ids
-from refresh import incremental_latencies, wait
-
-from interest_graph.graph import open_store
 from interest_graph.ingest.synth import EVENTS_FILE, MANIFEST_FILE
-from interest_graph.server import EmbeddedServer
 from interest_graph.settings import Settings
-from interest_graph.tasks import REFRESH_FULL, TaskClient, TaskState
 
+if TYPE_CHECKING:
+    from interest_graph.tasks import TaskState
+
+# The store, the broker and the sibling benchmarks (this folder is on sys.path when run as a
+# script; their measurements are reused, not copied) are imported where used: --compute-only
+# runs on machines without graph drivers, Redis or Celery.
 CLI = [sys.executable, "-m", "interest_graph.cli"]
+HERE = Path(__file__).resolve().parent
 SECRET = "benchmark-secret"
-SHARDED_STAGES = ("score", "write")
+#: What the sharded part of the refresh spans: similar items (score), the segments' and similar
+#: items' writes (write) and the users' scores and writes, shared by the workers (shards).
+SHARDED_STAGES = ("score", "write", "shards")
 
 
 def synthetic_data(cache: Path, factor: int, seed: int, mix: float, limit: int | None) -> Path:
@@ -188,6 +188,9 @@ class Deployment:
         if args.train_epochs:
             self.env["INTERESTGRAPH_TRAIN_EPOCHS"] = str(args.train_epochs)
             overrides["train_epochs"] = args.train_epochs
+        if args.shard_users:
+            self.env["INTERESTGRAPH_SHARD_USERS"] = str(args.shard_users)
+            overrides["shard_users"] = args.shard_users
         self.settings = Settings.from_env(data_dir=self.data_dir, graph_uri=None, broker_url=None,
                                           result_backend=None, secret=SECRET, **overrides)
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -207,6 +210,8 @@ class Deployment:
                 [*CLI, "worker", "--pool", "solo", "--hostname", f"scale{n}@%h"], env=self.env,
                 stdout=log, stderr=subprocess.STDOUT))
         log.close()
+        from interest_graph.tasks import TaskClient
+
         client = TaskClient(self.settings)
         try:
             deadline = time.monotonic() + 120
@@ -233,12 +238,18 @@ class Deployment:
 
     def close(self) -> None:
         self.stop_workers()
+        from interest_graph.server import EmbeddedServer
+
         EmbeddedServer(self.data_dir).stop()
         self.tmp.cleanup()
 
 
 def full_refresh(dep: Deployment, workers: int) -> dict[str, Any]:
     """A full refresh with ``workers`` fresh worker processes: time, stages and their memory."""
+    from refresh import wait
+
+    from interest_graph.tasks import REFRESH_FULL, TaskClient
+
     dep.stop_workers()
     roots = dep.start_workers(workers)
     client = TaskClient(dep.settings)
@@ -269,6 +280,30 @@ def exponent(events: list[float], values: list[float]) -> float | None:
     return round(float(np.polyfit(np.log(events), np.log(values), 1)[0]), 3)
 
 
+def compute_only(args: argparse.Namespace, factors: list[int]) -> None:
+    """One child process per factor (its own peak RSS); prints ``{"runs": [...], ...}``."""
+    runs = []
+    for factor in factors:
+        folder = synthetic_data(args.cache_dir, factor, args.seed, args.mix, args.limit)
+        cmd = [sys.executable, str(HERE / "scale_compute.py"), str(folder), "--factor",
+               str(factor), "--device", args.device or "cpu", "--encoder", args.encoder,
+               "--seed", str(args.seed)]
+        if args.encoder_path:
+            cmd += ["--encoder-path", str(args.encoder_path)]
+        if args.train_epochs:
+            cmd += ["--train-epochs", str(args.train_epochs)]
+        print(f"×{factor}: compute stages on {args.device or 'cpu'}", file=sys.stderr)
+        done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    events = [float(r["events"]) for r in runs]
+    print(json.dumps({
+        "runs": runs, "compute_only": True,
+        "time_exponent": exponent(events, [r["compute_s"] for r in runs]),
+        "memory_exponent": exponent(events, [r["peak_rss_mb"] for r in runs]),
+        "factors": factors, "cpu_count": os.cpu_count(), "seed": args.seed, "mix": args.mix,
+        "limit": args.limit}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--factors", default="1,4,16", help="comma-separated (default 1,4,16)")
@@ -288,8 +323,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6000, help="API requests")
     parser.add_argument("--shard-repeat", action=argparse.BooleanOptionalAction, default=None,
                         help="repeat the largest factor with 2 workers (default: at 16× and above)")
+    parser.add_argument("--shard-users", type=int, default=None,
+                        help="users per shard of the refresh (default: the settings')")
+    parser.add_argument("--compute-only", action="store_true",
+                        help="only the compute stages, in process, no store or broker (see "
+                             "scale_compute.py)")
+    parser.add_argument("--encoder-path", type=Path, default=None,
+                        help="--compute-only: a sentence-transformers model folder")
     args = parser.parse_args()
     factors = sorted({int(f) for f in args.factors.split(",")})
+    if args.compute_only:
+        compute_only(args, factors)
+        return
     largest = factors[-1]
     shard_repeat = largest >= 16 if args.shard_repeat is None else args.shard_repeat
 
@@ -311,6 +356,13 @@ def main() -> None:
                   f"{run['peak_rss_mb']:,} MB", file=sys.stderr)
             if factor != largest:
                 continue
+            from api import measure as measure_api
+            from api import user_ids
+            from refresh import incremental_latencies
+
+            from interest_graph.graph import open_store
+            from interest_graph.tasks import TaskClient
+
             store = open_store(dep.settings)
             client = TaskClient(dep.settings)
             try:
