@@ -87,12 +87,18 @@ class Settings:
     #: Users per shard of a full refresh's score+write stage; graphs with more users are scored
     #: in shards that every worker shares (see docs/scale.md).
     shard_users: int = 50000
+    #: Users with a profile the final k-means of the segments is fitted on (an evenly spaced
+    #: sample when there are more; every user is then assigned to the nearest centroid).
+    segment_fit_users: int = 50000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"{PREFIX}BATCH_SIZE must be at least 1, got {self.batch_size}")
         if self.encoder not in ("minilm", "hashing"):
             raise ConfigError(f"{PREFIX}ENCODER must be minilm or hashing, got {self.encoder!r}")
+        if self.segment_fit_users < 100:
+            raise ConfigError(f"{PREFIX}SEGMENT_FIT_USERS must be at least 100, "
+                              f"got {self.segment_fit_users}")
         if self.shard_users < 1:
             raise ConfigError(f"{PREFIX}SHARD_USERS must be at least 1, got {self.shard_users}")
         if self.train_epochs < 1:
@@ -146,7 +152,8 @@ class Settings:
                           ("FULL_REFRESH_HOUR", "full_refresh_hour"),
                           ("SEGMENT_HISTORY", "segment_history"),
                           ("TRAIN_EPOCHS", "train_epochs"), ("SEED", "seed"),
-                          ("SHARD_USERS", "shard_users")):
+                          ("SHARD_USERS", "shard_users"),
+                          ("SEGMENT_FIT_USERS", "segment_fit_users")):
             if (v := get(name)) is not None:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:

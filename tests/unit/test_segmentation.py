@@ -186,3 +186,21 @@ def test_users_without_a_profile_are_assigned_but_do_not_shape_segments() -> Non
                       (n, 0, -2.0), (n + 1, 1, -1.0)])  # two users who returned everything
     model = segment_interests(extra, n + 2, cats, k_values=(2, 3))
     assert model.segmentation.k == 3 and len(model.segmentation.labels) == n + 2
+
+
+def test_above_the_fit_sample_kmeans_fits_a_sample_and_assigns_everyone() -> None:
+    x, truth = blobs(5, 2000, seed=4)  # 10,000 users
+    full = segment_users(x, k_values=(4, 5), seed=0, fit_sample=None)
+    sampled = segment_users(x, k_values=(4, 5), seed=0, fit_sample=400)
+    assert sampled.k == full.k == 5
+    assert len(sampled.labels) == len(x) and same_partition(sampled.labels, truth)
+    # Fitted on 400 users: near the full fit's centroids, not on them.
+    order = [int(np.argmin(((full.centroids - c) ** 2).sum(1))) for c in sampled.centroids]
+    gap = np.abs(sampled.centroids - full.centroids[order]).max()
+    assert 0 < gap < 0.1
+    # Drift limits come from every profiled user, so about 5% lie beyond them as after a full fit.
+    assert 0.04 <= drift_share(sampled.labels, sampled.distances, sampled.distance_limit) <= 0.06
+    # Below the threshold nothing changes.
+    same = segment_users(x, k_values=(4, 5), seed=0, fit_sample=len(x))
+    assert np.array_equal(same.labels, full.labels)
+    assert np.array_equal(same.centroids, full.centroids)

@@ -203,7 +203,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
         # meaning from one night to the next (unless the users drifted away from them).
         before = load_segments(Path(state.model_path)) if state.model_path else None
         return run_segment_stage(users.edges, graph.num_users, cats, values, churn,
-                                 seed=settings.seed, previous=before)
+                                 seed=settings.seed, previous=before,
+                                 fit_sample=settings.segment_fit_users)
 
     seg = stages.run("segment", segment)
 

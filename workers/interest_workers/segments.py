@@ -19,6 +19,7 @@ from interest_graph.recipe import EdgeArrays
 from .pipelines.churn import ChurnBasis
 from .pipelines.segment_briefs import SegmentBrief, describe_segments, members_from
 from .pipelines.segmentation import (
+    FIT_SAMPLE,
     SavedSegments,
     SegmentModel,
     map_coordinates,
@@ -110,6 +111,7 @@ def run_segment_stage(
     *,
     seed: int,
     previous: SavedSegments | None,
+    fit_sample: int | None = FIT_SAMPLE,
 ) -> SegmentStage:
     """Segment every user and describe every segment.
 
@@ -121,8 +123,10 @@ def run_segment_stage(
         churn: How churn risk was computed.
         seed: The refresh's seed.
         previous: The previous refresh's saved segments, if any.
+        fit_sample: Users k-means is fitted on at most (see :func:`segment_users`).
     """
-    model = segment_interests(edges, num_users, item_categories, seed=seed, previous=previous)
+    model = segment_interests(edges, num_users, item_categories, seed=seed, previous=previous,
+                              fit_sample=fit_sample)
     members = members_from(values, items_bought(edges, num_users).tolist(), churn.description)
     briefs = describe_segments(model.segmentation.labels, model.shares, model.space.categories,
                                members)
