@@ -68,6 +68,16 @@ def quick_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return start_worker({**WORKER_SETTINGS, **env}, log)
 
 
+def drop_queued_tasks(settings: Settings) -> None:
+    """Drop tasks still queued, and those a killed worker had taken without acknowledging (the
+    broker would give them back after its visibility timeout, to a later module's worker)."""
+    broker = redis.Redis.from_url(settings.broker())
+    try:
+        broker.delete("interest", "unacked", "unacked_index")
+    finally:
+        broker.close()
+
+
 def stop_worker(proc: subprocess.Popen[bytes] | None, settings: Settings) -> None:
     """Stop the worker and drop tasks still queued, so no later module's worker runs them."""
     if proc is not None and proc.poll() is None:
@@ -77,11 +87,7 @@ def stop_worker(proc: subprocess.Popen[bytes] | None, settings: Settings) -> Non
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    broker = redis.Redis.from_url(settings.broker())
-    try:
-        broker.delete("interest")
-    finally:
-        broker.close()
+    drop_queued_tasks(settings)
 
 
 def wait(client: TaskClient, task_id: str, timeout: float = 300) -> dict[str, Any]:

@@ -34,9 +34,10 @@ from interest_workers.shards import (
     work_shards,
     write_rows,
 )
+from interest_workers.tasks.refresh import FULL_LOCK
 
 from .conftest import CLI, RetailSlice, stop_process
-from .refreshed import quick_worker, stop_worker, wait
+from .refreshed import drop_queued_tasks, quick_worker, stop_worker, wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHARDED = {"INTERESTGRAPH_SHARD_USERS": "10"}
@@ -46,9 +47,24 @@ def served(store: GraphStore) -> list[tuple[str, str, int]]:
     return [(r["user"], r["item"], r["rank"]) for r in store.read("stats/active_interests")]
 
 
+def no_refresh_running(settings: Settings) -> None:
+    """No task left by an earlier module, and no refresh lock of a killed worker (it expires after
+    REFRESH_LOCK_TTL=5 s): the next refresh sent is the one a test's worker runs."""
+    drop_queued_tasks(settings)
+    broker = redis.Redis.from_url(settings.broker())
+    try:
+        deadline = time.monotonic() + 30
+        while broker.exists(FULL_LOCK):
+            assert time.monotonic() < deadline, "a refresh lock outlived its TTL"
+            time.sleep(0.2)
+    finally:
+        broker.close()
+
+
 @pytest.fixture(scope="module")
-def loaded(session_store: GraphStore, backend_env: dict[str, str], retail_slice: RetailSlice
-           ) -> GraphStore:
+def loaded(session_store: GraphStore, backend_env: dict[str, str], retail_slice: RetailSlice,
+           backend_settings: Settings) -> GraphStore:
+    no_refresh_running(backend_settings)
     session_store.clear()
     session_store.init_schema()
     subprocess.run([*CLI, "load", str(retail_slice.folder)], env=backend_env, check=True,
@@ -127,6 +143,7 @@ def test_a_killed_helper_neither_stops_the_refresh_nor_shows_half_of_it(
         tmp_path: Path) -> None:
     _, rows = unsharded
     previous = loaded.read("stats/refresh_summary")[0]
+    no_refresh_running(backend_settings)
     owner = quick_worker({**backend_env, **SHARDED}, tmp_path / "owner.log")
     time.sleep(3)  # the owner takes the refresh; the helper starts after it
     task_id = task_client.send(REFRESH_FULL)
