@@ -90,6 +90,8 @@ class Settings:
     #: Users with a profile the final k-means of the segments is fitted on (an evenly spaced
     #: sample when there are more; every user is then assigned to the nearest centroid).
     segment_fit_users: int = 50000
+    #: Catalogues larger than this leave the dense items × items terms (EASE) out of the blend.
+    dense_item_limit: int = 20000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -153,7 +155,8 @@ class Settings:
                           ("SEGMENT_HISTORY", "segment_history"),
                           ("TRAIN_EPOCHS", "train_epochs"), ("SEED", "seed"),
                           ("SHARD_USERS", "shard_users"),
-                          ("SEGMENT_FIT_USERS", "segment_fit_users")):
+                          ("SEGMENT_FIT_USERS", "segment_fit_users"),
+                          ("DENSE_ITEM_LIMIT", "dense_item_limit")):
             if (v := get(name)) is not None:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import scipy.sparse as sp
 import torch
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
+from interest_workers.pipelines import baselines
 from interest_workers.pipelines.artefacts import (
     ARTEFACT_FORMAT,
     ArtefactFormatError,
@@ -21,7 +23,13 @@ from interest_workers.pipelines.artefacts import (
 )
 from interest_workers.pipelines.features import build_node_features
 from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
-from interest_workers.pipelines.interest_model import FALLBACK_WEIGHTS, FitConfig, fit, serve
+from interest_workers.pipelines.interest_model import (
+    FALLBACK_SPARSE_WEIGHTS,
+    FALLBACK_WEIGHTS,
+    FitConfig,
+    fit,
+    serve,
+)
 from interest_workers.pipelines.segment_space import InterestSpace
 from interest_workers.pipelines.segmentation import SavedSegments
 from interest_workers.pipelines.splits import carve_validation
@@ -80,6 +88,29 @@ def test_fit_chooses_on_its_own_edges_and_is_deterministic(tiny_graph, encoder) 
     small = _fit(tiny_graph, encoder, FitConfig(max_epochs=2, embedding_dim=8, min_items=10))
     assert small.selection.val_recall is None and small.selection.epochs == 2
     assert {t: w for t, w in small.selection.weights.items() if w} == FALLBACK_WEIGHTS
+
+
+def test_above_the_dense_item_limit_no_term_is_items_by_items_dense(tiny_graph, encoder) -> None:
+    """A catalogue over ``dense_item_limit`` leaves EASE out: the blend is still chosen on the
+    validation carve, among the other terms (RP3β is the item-item one, sparse top-k)."""
+    n = tiny_graph.num_items
+    assert CONFIG.terms_for(n) == CONFIG.terms and "ease" in CONFIG.terms
+    limited = replace(CONFIG, dense_item_limit=n - 1)
+    assert limited.terms_for(n) == tuple(t for t in CONFIG.terms if t != "ease")
+    model = _fit(tiny_graph, encoder, limited)
+    sel = model.selection
+    assert sel.val_score is not None and "ease" not in sel.singles
+    assert set(sel.singles) == set(CONFIG.terms) - {"ease"}
+    assert "ease" not in sel.weights and "ease" not in model.terms
+    assert all(not isinstance(t, baselines.EASE) for t in model.terms.values())
+    assert sum(sel.weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert model.scorer().score(np.arange(tiny_graph.num_users)).shape == (
+        tiny_graph.num_users, n)
+    # Too few edges to carve: the fallback blends RP3β, not EASE.
+    small = _fit(tiny_graph, encoder, FitConfig(max_epochs=2, embedding_dim=8, min_items=10,
+                                                dense_item_limit=n - 1))
+    assert {t: w for t, w in small.selection.weights.items() if w} == FALLBACK_SPARSE_WEIGHTS
+    assert isinstance(small.terms["rp3beta"], baselines.RP3Beta)
 
 
 def test_serve_excludes_what_was_consumed_not_what_was_viewed(tiny_graph, encoder) -> None:

@@ -161,23 +161,28 @@ class EASE:
         return np.asarray(self.history[users] @ self.b, dtype=np.float32)
 
 
+#: Item rows of the RP3β product made dense at once: ``ITEM_BLOCK × I`` floats, never ``I²``.
+ITEM_BLOCK = 1024
 
 
-def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None) -> sp.csr_matrix:
+def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
+                    block: int = ITEM_BLOCK) -> sp.csr_matrix:
     """RP3β item-item weights (Paudel et al. 2017, as in Dacrema et al.'s reference code).
 
     The 3-step random walk item → user → item, ``W = P_iu^α · P_ui^α``, with each column divided by
     the target item's popularity to the power ``β``; the diagonal is zero and each row keeps its
-    ``k`` largest weights.
+    ``k`` largest weights. Computed ``block`` item rows at a time, so only ``block × I`` weights
+    are ever dense (the result holds ``I × k``).
 
     Args:
         x: ``(U, I)`` binary user×item matrix.
         alpha: Power on the transition probabilities.
         beta: Popularity penalty (0 = plain P³α).
         k: Neighbours kept per item (``None``: all).
+        block: Item rows per dense block.
 
     Returns:
-        ``(I, I)`` float32, dense.
+        ``(I, I)`` float32 CSR.
     """
     x = sp.csr_matrix(x, dtype=np.float64)
     x.data[:] = 1.0
@@ -188,14 +193,21 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None) 
     p_iu.data **= alpha
     pop = np.asarray(x.sum(0)).ravel()
     penalty = np.where(pop > 0, np.maximum(pop, 1) ** -beta, 0.0)
-    w = (p_iu @ p_ui).toarray() * penalty[None, :]
-    np.fill_diagonal(w, 0.0)
-    if k is not None and k < w.shape[1]:
-        cut = np.argpartition(-w, k, axis=1)[:, k:]
-        np.put_along_axis(w, cut, 0.0, axis=1)
-    out = sp.csr_matrix(w.astype(np.float32))
-    out.eliminate_zeros()
-    return out
+    n = x.shape[1]
+    parts = []
+    for start in range(0, n, block):
+        rows = np.arange(start, min(start + block, n))
+        w = (p_iu[rows] @ p_ui).toarray() * penalty[None, :]
+        w[np.arange(len(rows)), rows] = 0.0
+        if k is not None and k < n:
+            cut = np.argpartition(-w, k, axis=1)[:, k:]
+            np.put_along_axis(w, cut, 0.0, axis=1)
+        part = sp.csr_matrix(w.astype(np.float32))
+        part.eliminate_zeros()
+        parts.append(part)
+    if not parts:
+        return sp.csr_matrix((0, 0), dtype=np.float32)
+    return sp.csr_matrix(sp.vstack(parts, format="csr"))
 
 
 class RP3Beta:

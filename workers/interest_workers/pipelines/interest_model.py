@@ -55,6 +55,11 @@ logger = logging.getLogger(__name__)
 #: Blend when the graph is too small to carve a validation split.
 FALLBACK_WEIGHTS = {"gcn": 0.8, "ease": 0.2}
 FALLBACK_EASE = Variant("ease", (("l2", 100.0), ("history", "weighted")))
+#: The same above the dense item limit (no EASE there).
+FALLBACK_SPARSE_WEIGHTS = {"gcn": 0.8, "rp3beta": 0.2}
+FALLBACK_RP3 = Variant("rp3beta", (("alpha", 1.0), ("beta", 0.5), ("history", "weighted")))
+#: Terms that hold an ``items × items`` dense matrix (EASE inverts the Gram matrix).
+DENSE_TERMS = frozenset({"ease"})
 #: Users scored at once when serving (part of the served function: row results do not depend
 #: on it, but one value everywhere keeps the refresh and the benchmark bit-identical).
 SERVE_BATCH = 1024
@@ -85,6 +90,10 @@ class FitConfig:
             over (0: one ascent on all of them).
         cold_neighbours: Text neighbours that score an item nobody has touched.
         max_validation_cells: Bound on validation users × items scored densely.
+        dense_item_limit: Above this many items the dense item-item terms
+            (:data:`DENSE_TERMS`) are left out of the blend, so nothing is ``items × items``
+            dense: RP3β, kept sparse (top-k neighbours per item, built in item blocks), is the
+            item-item term the validation blend chooses from. ``None``: no limit.
         holdout: Share of each user's edges carved for validation.
         min_items: Users with fewer edges are not carved.
         seed: Seeds initialisation, shuffling, negative sampling and the validation sample.
@@ -109,6 +118,7 @@ class FitConfig:
     blend_resamples: int = 8
     cold_neighbours: int = 20
     max_validation_cells: int = 20_000_000
+    dense_item_limit: int | None = 20_000
     holdout: float = 0.2
     min_items: int = 5
     seed: int = 0
@@ -122,8 +132,19 @@ class FitConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FitConfig:
-        """The production config: epoch budget, seed and device from the settings."""
-        return cls(max_epochs=settings.train_epochs, seed=settings.seed, device=settings.device)
+        """The production config: epoch budget, seed, device and dense item limit from the
+        settings."""
+        return cls(max_epochs=settings.train_epochs, seed=settings.seed, device=settings.device,
+                   dense_item_limit=settings.dense_item_limit)
+
+    def dense_allowed(self, num_items: int) -> bool:
+        return self.dense_item_limit is None or num_items <= self.dense_item_limit
+
+    def terms_for(self, num_items: int) -> tuple[str, ...]:
+        """The candidate terms for a catalogue of ``num_items`` (see ``dense_item_limit``)."""
+        if self.dense_allowed(num_items):
+            return self.terms
+        return tuple(t for t in self.terms if t not in DENSE_TERMS)
 
     def batch_size(self, num_edges: int) -> int:
         return max(self.min_batch_size, math.ceil(num_edges / self.steps_per_epoch))
@@ -244,7 +265,7 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie))
     singles = {"gcn": scores.evaluate({"gcn": 1.0})}
     chosen: dict[str, Variant] = {}
-    for term in config.terms:
+    for term in config.terms_for(sub.num_items):
         if term == "gcn":
             continue
         for variant in config.variants(term):
@@ -291,7 +312,10 @@ def fit(
         selection = _select(sub, targets, without_targets(exclude, targets), item_x, user_text_x,
                             config, batch_size)
     else:
-        selection = Selection(config.max_epochs, {"ease": FALLBACK_EASE}, dict(FALLBACK_WEIGHTS),
+        dense = config.dense_allowed(graph.num_items)
+        selection = Selection(config.max_epochs,
+                              {"ease": FALLBACK_EASE} if dense else {"rp3beta": FALLBACK_RP3},
+                              dict(FALLBACK_WEIGHTS if dense else FALLBACK_SPARSE_WEIGHTS),
                               None, None)
     logger.info("interest model: %s", selection.as_dict())
     user_x = user_features(graph, item_x, user_text_x)
