@@ -161,12 +161,13 @@ class EASE:
         return np.asarray(self.history[users] @ self.b, dtype=np.float32)
 
 
-#: Item rows of the RP3β product made dense at once: ``ITEM_BLOCK × I`` floats, never ``I²``.
-ITEM_BLOCK = 1024
+#: Weights of the RP3β product made dense at once (float64: 512 MB), in blocks of whole item rows
+#: (at most 1,024 of them): memory ``block × I``, never ``I²``.
+BLOCK_CELLS = 1 << 26
 
 
 def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
-                    block: int = ITEM_BLOCK) -> sp.csr_matrix:
+                    block: int | None = None) -> sp.csr_matrix:
     """RP3β item-item weights (Paudel et al. 2017, as in Dacrema et al.'s reference code).
 
     The 3-step random walk item → user → item, ``W = P_iu^α · P_ui^α``, with each column divided by
@@ -179,7 +180,8 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
         alpha: Power on the transition probabilities.
         beta: Popularity penalty (0 = plain P³α).
         k: Neighbours kept per item (``None``: all).
-        block: Item rows per dense block.
+        block: Item rows per dense block (default: 1,024, fewer when ``I`` is so large that
+            :data:`BLOCK_CELLS` would be exceeded).
 
     Returns:
         ``(I, I)`` float32 CSR.
@@ -194,6 +196,8 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
     pop = np.asarray(x.sum(0)).ravel()
     penalty = np.where(pop > 0, np.maximum(pop, 1) ** -beta, 0.0)
     n = x.shape[1]
+    if block is None:
+        block = max(1, min(1024, BLOCK_CELLS // max(n, 1)))
     parts = []
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
