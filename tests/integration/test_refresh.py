@@ -249,7 +249,7 @@ def test_incremental_reassignment_keeps_segment_sizes(session_store: GraphStore,
 
 def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incremental(
         session_store: GraphStore, backend_env: dict[str, str], worker: dict[str, Any],
-        client: TaskClient, tmp_path: Path) -> None:
+        task_client: TaskClient, tmp_path: Path) -> None:
     # Clears the graph the module's other tests read (first_refresh): kept last in the module.
     store = session_store
     store.clear()
@@ -278,7 +278,7 @@ def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incr
     _jsonl(first / "items.jsonl", items)
     _jsonl(first / "events.jsonl", events)
     subprocess.run([*CLI, "load", str(first)], env=backend_env, check=True, capture_output=True)
-    assert wait(client, client.send(REFRESH_FULL))["status"] == "active"
+    assert wait(task_client, task_client.send(REFRESH_FULL))["status"] == "active"
 
     # A new tea item joins the catalogue and a tea shopper buys again: only text says what the
     # new item is (nobody has touched it).
@@ -291,7 +291,7 @@ def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incr
         "event_id": "later-0", "user_id": shopper, "item_id": "tea5", "type": "purchase",
         "timestamp": 1_400_000_000, "quantity": 1, "price": 2.0}])
     subprocess.run([*CLI, "load", str(later)], env=backend_env, check=True, capture_output=True)
-    result = wait(client, client.send(REFRESH_INCREMENTAL))
+    result = wait(task_client, task_client.send(REFRESH_INCREMENTAL))
     assert result["status"] == "updated" and result["changed_items"] >= 1
 
     served = recs(store, Pseudonymiser("test-secret").user(shopper))
