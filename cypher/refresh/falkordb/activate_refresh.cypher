@@ -2,7 +2,10 @@
 // writes the node-level results (embeddings, segment-map position, segment, customer value).
 // Readers filter score edges by the active version, so they see the old refresh or the new one,
 // never a mix. The refresh it replaces gets status 'superseded'.
-// FalkorDB stores vectors as vecf32 (what its vector index reads). Idempotent.
+// FalkorDB stores vectors as vecf32 (what its vector index reads). Run it with the User and Item
+// vector indexes dropped (graph/vectors.py: an indexed vecf32 overwritten leaves an orphan in the
+// index); each embedding is REMOVEd before it is SET, as a vecf32 set over a vecf32 keeps the
+// old value. Idempotent.
 // $version, $model_version, $model_path: string; $now: float;
 // $users: list<{id, embedding: list<float>, x, y, segment, segment_label, recency_days, frequency,
 //   monetary, rfm_score, tier, expected_purchases, expected_value, p_alive, churn_risk}>;
@@ -13,6 +16,7 @@ SET m.version = $version, m.model_version = $model_version, m.model_path = $mode
 WITH m
 UNWIND $users AS row
 MATCH (u:User {id: row.id})
+REMOVE u.embedding
 SET u.embedding = vecf32(row.embedding), u.map_x = row.x, u.map_y = row.y,
     u.segment = row.segment, u.segment_label = row.segment_label,
     u.recency_days = row.recency_days, u.frequency = row.frequency, u.monetary = row.monetary,
@@ -22,6 +26,7 @@ SET u.embedding = vecf32(row.embedding), u.map_x = row.x, u.map_y = row.y,
 WITH count(*) AS users
 UNWIND $items AS row
 MATCH (i:Item {id: row.id})
+REMOVE i.embedding
 SET i.embedding = vecf32(row.embedding), i.scored_at = $now
 WITH users, count(*) AS items
 MATCH (r:Refresh {version: $version})

@@ -1,6 +1,9 @@
 // Incremental refresh: replaces changed users' results under the active $version in one atomic
 // query per batch: node-level results, segment, top-K item and category interests.
-// A replaced segment edge keeps the segment the user left in `previous`. FalkorDB stores vectors as vecf32 (what its vector index reads).
+// A replaced segment edge keeps the segment the user left in `previous`. FalkorDB stores vectors
+// as vecf32 (what its vector index reads). Run it with the User vector index dropped
+// (graph/vectors.py: an indexed vecf32 overwritten leaves an orphan in the index); each embedding
+// is REMOVEd before it is SET, as a vecf32 set over a vecf32 keeps the old value.
 // $version, $model_version: string; $now: float;
 // $rows: list<{id, embedding: list<float>, x, y, segment, segment_label, distance,
 //   recency_days, frequency, monetary, rfm_score, tier, expected_purchases, expected_value,
@@ -8,6 +11,7 @@
 //   categories: list<{name, score}>}>
 UNWIND $rows AS row
 MATCH (u:User {id: row.id})
+REMOVE u.embedding
 SET u.embedding = vecf32(row.embedding), u.map_x = row.x, u.map_y = row.y,
     u.segment = row.segment, u.segment_label = row.segment_label,
     u.recency_days = row.recency_days, u.frequency = row.frequency, u.monetary = row.monetary,

