@@ -10,6 +10,8 @@ CREATE INDEX item_text_updated_at IF NOT EXISTS FOR (i:Item) ON (i.text_updated_
 CREATE CONSTRAINT refresh_version IF NOT EXISTS FOR (r:Refresh) REQUIRE r.version IS UNIQUE;
 CREATE CONSTRAINT audience_id IF NOT EXISTS FOR (a:Audience) REQUIRE a.id IS UNIQUE;
 CREATE VECTOR INDEX item_embedding IF NOT EXISTS FOR (i:Item) ON i.embedding
-  OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine'}};
+  OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',
+                        `vector.quantization.enabled`: false}};
 CREATE VECTOR INDEX user_embedding IF NOT EXISTS FOR (u:User) ON u.embedding
-  OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine'}}
+  OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',
+                        `vector.quantization.enabled`: false}}
