@@ -74,6 +74,40 @@ def test_cold_items_take_their_text_neighbours_scores() -> None:
     assert s[0, 2] == pytest.approx(10.0 * 0.8 / 1.4) and s[0, 3] == 0.0 and s[0, 0] == 10.0
 
 
+def test_cold_items_are_scored_by_the_text_terms_alone_in_serving_and_validation() -> None:
+    rng = np.random.default_rng(3)
+    users, n = 20, 60
+    # Two correlated terms, so that the blend's top 20 lies within their top 25s (the shortlist).
+    a = rng.normal(size=(users, n)).astype(np.float32)
+    b = (a + 0.3 * rng.normal(size=(users, n))).astype(np.float32)
+    item_x = rng.normal(size=(n, 8)).astype(np.float32)
+    item_x /= np.linalg.norm(item_x, axis=1, keepdims=True)
+    warm = np.ones(n, bool)
+    warm[[5, 17, 40]] = False
+    cold = ColdItems(item_x, warm, k=4)
+    weights = {"gcn": 0.25, "ease": 0.75}
+    blend = BlendScorer({"gcn": EmbeddingScorer(a, np.eye(n)), "ease": EmbeddingScorer(b, np.eye(n))},
+                        weights, cold)
+    s = blend.score(np.arange(users))
+    gcn_z, ease_z = standardise(a), standardise(cold.fill(b.copy()))
+    # A cold item: the text term's score on the blend's whole weight; a warm one: the blend.
+    assert np.allclose(s[:, cold.cold], 0.25 * gcn_z[:, cold.cold] * 1.0 / 0.25, atol=1e-5)
+    assert np.allclose(s[:, warm], (0.25 * gcn_z + 0.75 * ease_z)[:, warm], atol=1e-5)
+    # Validation ranks the blend exactly as served, on the whole catalogue and on a shortlist.
+    exclude = sp.csr_matrix((rng.random((users, n)) < 0.1).astype(np.float32))
+    items = [np.setdiff1d(np.r_[rng.choice(n, 3, replace=False), 5], exclude[u].indices)
+             for u in range(users)]
+    targets = Targets(np.arange(users), items, np.array([len(t) for t in items]), ~warm)
+    m = ranking_metrics(top_k_items(blend, 20, users=np.arange(users), exclude=exclude).items,
+                        targets, n)
+    for pooled in (False, True):
+        vs = ValidationScores({"gcn": gcn_z, "ease": ease_z}, exclude, targets, cold=cold.cold)
+        if pooled:
+            vs.restrict(25)
+            assert vs._pool is not None
+        assert vs.evaluate(weights) == pytest.approx(m["recall@20"] + m["ndcg@20"])
+
+
 def test_validation_per_user_scores_match_the_metrics() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(30, 25)).astype(np.float32), rng.normal(size=(30, 25)).astype(np.float32)

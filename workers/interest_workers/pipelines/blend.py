@@ -15,9 +15,13 @@ coordinate ascent on a small weight grid, maximising Recall@20 + NDCG@20 on the 
 starting from the best single term. A term that does not help on a dataset keeps weight 0, so a
 tiny catalogue or a popularity-dominated log falls back to what works there.
 
-Items nobody has interacted with (new in the catalogue) have no column in the item-item terms;
-:class:`ColdItems` gives them, in every term that cannot score them itself, the similarity-weighted
-mean score of their nearest items by text, so a new item competes with the items it resembles.
+Items nobody has interacted with (new in the catalogue) carry no evidence in the collaborative
+terms: the blend scores them with the terms that see their text alone (``gcn`` from its text
+features, ``content``), those terms' weights rescaled to the blend's total
+(:func:`cold_blend`), so a new item competes on the same scale as the items the user's history
+favours. :class:`ColdItems` fills the collaborative terms' cold columns with the
+similarity-weighted mean score of their nearest items by text (what those terms' standardisation
+sees, and the blend's cold scores when no text term has weight).
 """
 
 from __future__ import annotations
@@ -132,6 +136,31 @@ class ColdItems:
         return scores
 
 
+def cold_blend(blend: FloatArray, text: FloatArray, weights: Mapping[str, float],
+               cold: np.ndarray) -> FloatArray:
+    """``blend`` with the ``cold`` entries scored by the text terms alone.
+
+    Args:
+        blend: ``(B, I)`` the weighted sum of every term's standardised scores (modified).
+        text: ``(B, I)`` the same sum over :data:`TEXT_TERMS` only.
+        weights: Weight by term.
+        cold: ``(B, I)`` bool or ``(I,)`` item indices nobody has touched.
+
+    A cold item gets ``text · total weight / text weight``; nothing changes when no text term has
+    weight.
+    """
+    total = sum(w for w in weights.values())
+    text_w = sum(w for t, w in weights.items() if t in TEXT_TERMS)
+    if text_w <= 0 or not np.size(cold):
+        return blend
+    scaled = text * np.float32(total / text_w)
+    if cold.dtype == bool:
+        blend[cold] = scaled[cold]
+    else:
+        blend[:, cold] = scaled[:, cold]
+    return blend
+
+
 def standardise(s: FloatArray) -> FloatArray:
     """Per-row zero mean, unit standard deviation."""
     return np.asarray((s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-8), np.float32)
@@ -166,9 +195,15 @@ class BlendScorer:
 
     def score(self, users: IndexArray) -> FloatArray:
         out = np.zeros((len(users), self.num_items), dtype=np.float32)
+        text = np.zeros_like(out)
         for name, weight in self.weights.items():
             if weight:
-                out += weight * self.term_scores(name, users)
+                z = weight * self.term_scores(name, users)
+                out += z
+                if name in TEXT_TERMS:
+                    text += z
+        if self.cold is not None:
+            out = cold_blend(out, text, self.weights, self.cold.cold)
         return out
 
 
@@ -185,11 +220,13 @@ class ValidationScores:
         matrices: ``(B, I)`` per term.
         exclude: ``(B, I)`` what those users consumed (never ranked).
         targets: Their held-out items (rows ``0..B-1``).
+        cold: Items nobody has touched (scored as :func:`cold_blend` does); ``None``: none.
     """
 
     matrices: dict[str, FloatArray]
     exclude: sp.csr_matrix
     targets: Targets
+    cold: IndexArray | None = None
 
     def __post_init__(self) -> None:
         b = len(self.targets.items)
@@ -233,9 +270,15 @@ class ValidationScores:
             return self._cache[key]
         source = self._pooled if self._pool is not None else self.matrices
         s: FloatArray | None = None
+        text: FloatArray | None = None
         for name, w in key:
             s = w * source[name] if s is None else s + w * source[name]
+            if name in TEXT_TERMS:
+                text = w * source[name] if text is None else text + w * source[name]
         assert s is not None, "a blend needs a term of non-zero weight"
+        if text is not None and self.cold is not None and len(self.cold):
+            cold = self.cold if self._pool is None else np.isin(self._pool, self.cold)
+            s = cold_blend(s, text, dict(key), cold)
         if self._pool is None:
             _mask(s, self.exclude)
             top, _ = _top_k_rows(s, K)

@@ -254,7 +254,7 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     rows = val.users
     local = Targets(np.arange(len(rows)), val.items, val.sizes, val.cold_items)
     cold = ColdItems(item_x, sub.item_degree() > 0, config.cold_neighbours)
-    scores = ValidationScores({}, sp.csr_matrix(exclude[rows]), local)
+    scores = ValidationScores({}, sp.csr_matrix(exclude[rows]), local, cold=cold.cold)
 
     def matrix(name: str, scorer: Scorer) -> FloatArray:
         s = np.asarray(scorer.score(rows), dtype=np.float32)
