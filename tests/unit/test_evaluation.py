@@ -3,11 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 
 from interest_graph.recipe import EdgeRecipe
 from interest_workers.pipelines import baselines, peers
 from interest_workers.pipelines.evaluation import run_benchmark
 from interest_workers.pipelines.features import HashingEncoder
+from interest_workers.pipelines.gcn import bipartite_edges
 from interest_workers.pipelines.interest_model import FitConfig
 from interest_workers.pipelines.metrics import Targets, evaluate_scorer, index_targets
 from interest_workers.pipelines.scores import EmbeddingScorer
@@ -62,7 +64,7 @@ def test_baselines_rank_cluster_items_first(tiny_graph, encoder) -> None:
     pop = baselines.Popularity().fit(tiny_graph).score(u1)[0]
     assert pop[tiny_graph.items.index("new")] == 0 and pop[tea3] == 2
     for model in (peers.ImplicitBPR(factors=4, iterations=3), peers.MultVAE(epochs=3),
-                  peers.LightGCN(epochs=3, batch_size=4)):
+                  peers.LightGCN(epochs=3, min_batch_size=4)):
         assert model.fit(tiny_graph).score(u1).shape == (1, 7)
     g = make_graph(PAIRS, list(ITEM_TEXTS))
     t = index_targets(g, {"u1": ["tea3", "unknown"], "nobody": ["tea1"]})
@@ -108,3 +110,18 @@ def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
     assert set(first["methods"]["ours"]["chosen"]["weights"]) <= set(config.terms)
     with pytest.raises(ValueError, match="valid: ours"):
         run_benchmark(_synthetic_events(), items, HashingEncoder(16), methods=["nope"], **kwargs)
+
+
+
+def test_lightgcn_propagates_as_pyg_does(tiny_graph) -> None:
+    model = peers.LightGCN(epochs=2, min_batch_size=4).fit(tiny_graph)
+    U = tiny_graph.num_users
+    with torch.no_grad():
+        z = model.module.get_embedding(bipartite_edges(tiny_graph.edge_index, U))
+    assert np.allclose(model.user_emb, z[:U].numpy(), atol=1e-6)
+    assert np.allclose(model.item_emb, z[U:].numpy(), atol=1e-6)
+    # The propagation's gradient (A symmetric: A @ grad) is the true one.
+    a = torch.rand(6, 6, dtype=torch.float64)
+    adj = ((a + a.T) * (a + a.T > 1.0)).to_sparse_csr()
+    x = torch.rand(6, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: peers._SymmetricPropagation.apply(adj, v), (x,))

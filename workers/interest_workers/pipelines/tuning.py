@@ -14,7 +14,7 @@ rp3beta         α ∈ {0.5, 0.75, 1}, β ∈ {0, 0.3, 0.6}, 200 neighbours
 implicit_als    factors ∈ {64, 128}, regularisation ∈ {0.01, 0.1}, α ∈ {1, 10, 40}, 15 sweeps
 implicit_bpr    factors ∈ {64, 128}, learning rate ∈ {0.01, 0.05}, ≤ 200 epochs (early stop)
 multvae         β ∈ {0.2, 1}, ≤ 200 epochs (early stop); the paper's 600-200 architecture
-lightgcn        learning rate ∈ {0.001, 0.005}, 3 layers, batch 2048, ≤ 120 epochs (early stop)
+lightgcn        learning rate ∈ {0.02, 0.05}, 3 layers, 12 batches an epoch, ≤ 120 epochs (early stop)
 ==============  =============================================================================
 """
 
@@ -102,7 +102,7 @@ def fit_baseline(name: str, graph: InteractionGraph, val: Validation, *, item_x:
         grid, trained = _grid(beta=(0.2, 1.0)), True
         make = lambda **p: peers.MultVAE(seed=seed, device=device, **p)  # noqa: E731
     elif name == "lightgcn":
-        grid, trained = _grid(lr=(0.001, 0.005)), True
+        grid, trained = _grid(lr=(0.02, 0.05)), True
         make = lambda **p: peers.LightGCN(seed=seed, **{"epochs": 120, **p})  # noqa: E731
     else:
         raise ValueError(f"unknown baseline {name!r}; valid: {', '.join(BASELINES)}")
