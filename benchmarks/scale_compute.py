@@ -109,11 +109,11 @@ def run(folder: Path, factor: int, *, device: str, encoder: str, encoder_path: P
     import torch
 
     from interest_workers.pipelines.churn import ChurnBasis, refresh_churn_basis
+    from interest_workers.pipelines.customer_value import customer_value, value_fields
     from interest_workers.pipelines.features import build_node_features
     from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
     from interest_workers.pipelines.interest_model import FitConfig, fit
     from interest_workers.pipelines.scores import similar_items
-    from interest_workers.pipelines.value import customer_value, value_fields
     from interest_workers.segments import run_segment_stage
     from interest_workers.shards import ShardInputs, score_users
 

@@ -6,7 +6,7 @@ Usage::
 
 It measures what the full refresh does: the refresh's inputs are built from the dataset with the
 project's own code (the recipe's :meth:`~interest_graph.recipe.EdgeRecipe.aggregate` folds events
-into the edges ingestion would store, :func:`~interest_workers.pipelines.value.customer_value`
+into the edges ingestion would store, :func:`~interest_workers.pipelines.customer_value.customer_value`
 gives RFM), and segmented by the refresh's own :func:`segment_interests`. Runs per dataset:
 
 * the whole data with seeds 0 and 1 (``stability_same_data``: their adjusted Rand index);
@@ -54,6 +54,7 @@ from interest_graph.ingest.datasets import read_dataset  # noqa: E402
 from interest_graph.ingest.records import Event  # noqa: E402
 from interest_graph.recipe import EdgeArrays, EdgeRecipe  # noqa: E402
 from interest_graph.settings import Settings  # noqa: E402
+from interest_workers.pipelines.customer_value import customer_value  # noqa: E402
 from interest_workers.pipelines.segment_briefs import (  # noqa: E402
     distinctive_categories,
     segment_labels,
@@ -68,7 +69,6 @@ from interest_workers.pipelines.segmentation import (  # noqa: E402
     sample_silhouette,
     segment_interests,
 )
-from interest_workers.pipelines.value import customer_value  # noqa: E402
 
 log = logging.getLogger("segments")
 DAY = 86400.0

@@ -26,6 +26,7 @@ from interest_graph.settings import Settings
 from .pipelines import segmentation
 from .pipelines.artefacts import ArtefactFormatError, Artefacts
 from .pipelines.churn import ChurnBasis
+from .pipelines.customer_value import customer_value, value_fields
 from .pipelines.features import (
     MemoryTextCache,
     TextEncoder,
@@ -37,7 +38,6 @@ from .pipelines.gcn import embed_inductive
 from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
 from .pipelines.interest_model import serve
 from .pipelines.scores import explain, interest_rows, top_categories
-from .pipelines.value import customer_value, value_fields
 from .refresh import CATEGORIES_PER_USER, Progress, no_progress
 from .typing import FloatArray
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .value import VALUE_HORIZON_DAYS, observation_end_day
+from .customer_value import VALUE_HORIZON_DAYS, observation_end_day
 
 #: BG/NBD separates customers when P(alive) spreads at least this much between its 10th and 90th
 #: percentiles; below that (Online Retail: nearly everyone is "alive"), churn risk is read from
