@@ -247,8 +247,6 @@ def _train_bpr(
     warm = torch.from_numpy(np.flatnonzero(graph.item_degree() > 0))
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     result = TrainResult(epochs=0, best_epoch=0, best_val=math.nan)
-    best_state = None
-    bad = 0
     for epoch in range(1, epochs + 1):
         module.train()
         perm = torch.randperm(graph.num_edges, generator=gen)
@@ -271,21 +269,11 @@ def _train_bpr(
             with torch.no_grad():
                 zu_all, zi_all = embed_fn()
             val = float(validation(EmbeddingScorer(zu_all, zi_all)))
-            if math.isnan(result.best_val) or val > result.best_val:
-                result.best_val, result.best_epoch = val, epoch
-                best_state = copy.deepcopy(module.state_dict())
-                bad = 0
-            else:
-                bad += 1
+            result.validated(epoch, val, module)
         result.history.append((epoch, total, val))
-        if bad >= patience:
+        if result.stalled(patience):
             break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    else:
-        result.best_epoch = result.epochs
-    result.fit_s = time.perf_counter() - start
-    return result
+    return result.finish(module, start)
 
 
 class _SymmetricPropagation(torch.autograd.Function):

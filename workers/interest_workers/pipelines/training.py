@@ -42,6 +42,33 @@ class TrainResult:
     best_val: float
     history: list[tuple[int, float, float]] = field(default_factory=list)
     fit_s: float = 0.0
+    _best_state: dict[str, Tensor] | None = field(default=None, repr=False)
+    _bad_rounds: int = field(default=0, repr=False)
+
+    def validated(self, epoch: int, val: float, module: torch.nn.Module) -> None:
+        """Early stopping's bookkeeping: keep ``module``'s weights when ``val`` is the best so
+        far, else count one more validation round without a gain."""
+        if math.isnan(self.best_val) or val > self.best_val:
+            self.best_val, self.best_epoch = val, epoch
+            self._best_state = copy.deepcopy(module.state_dict())
+            self._bad_rounds = 0
+        else:
+            self._bad_rounds += 1
+
+    def stalled(self, patience: int) -> bool:
+        """Whether ``patience`` validation rounds in a row brought no gain."""
+        return self._bad_rounds >= patience
+
+    def finish(self, module: torch.nn.Module, started: float) -> TrainResult:
+        """Load the best weights into ``module`` (without validation: the last epoch's count)
+        and record the wall-clock seconds since ``started``."""
+        if self._best_state is not None:
+            module.load_state_dict(self._best_state)
+            self._best_state = None
+        else:
+            self.best_epoch = self.epochs
+        self.fit_s = time.perf_counter() - started
+        return self
 
 
 @contextlib.contextmanager
@@ -136,8 +163,6 @@ def train_gcn(
     warm_items = torch.from_numpy(np.flatnonzero(graph.item_degree() > 0))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     result = TrainResult(epochs=0, best_epoch=0, best_val=math.nan)
-    best_state: dict[str, Tensor] | None = None
-    bad_rounds = 0
     with _deterministic(dev.type == "cuda" if deterministic is None else deterministic):
         for epoch in range(1, epochs + 1):
             model.train()
@@ -177,19 +202,9 @@ def train_gcn(
                 user_emb, item_emb = embed(model, graph, user_x, item_x,
                                            edge_transform=edge_transform, device=dev)
                 val = float(validation(user_emb, item_emb))
-                if math.isnan(result.best_val) or val > result.best_val:
-                    result.best_val, result.best_epoch = val, epoch
-                    best_state = copy.deepcopy(model.state_dict())
-                    bad_rounds = 0
-                else:
-                    bad_rounds += 1
+                result.validated(epoch, val, model)
             result.history.append((epoch, total / max(steps, 1), val))
             logger.debug("epoch %d loss %.4f val %.4f", epoch, total / max(steps, 1), val)
-            if bad_rounds >= patience:
+            if result.stalled(patience):
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        result.best_epoch = result.epochs
-    result.fit_s = time.perf_counter() - start
-    return result
+    return result.finish(model, start)
