@@ -250,7 +250,8 @@ def run(settings: Settings, args: argparse.Namespace, log_dir: Path) -> dict[str
     events_before = counts.counts().events
     users = list(dict.fromkeys(str(e["user_id"]) for e in preload_events))
 
-    env = harness.platform_env(settings)
+    nice = {} if args.worker_nice is None else {"INTERESTGRAPH_WORKER_NICE": str(args.worker_nice)}
+    env = harness.platform_env(settings, **nice)
     work = harness.worker(env, log_dir)
     api_proc, port = harness.api(env, log_dir, args.api_workers)
     control = Client(port)
@@ -330,6 +331,7 @@ def run(settings: Settings, args: argparse.Namespace, log_dir: Path) -> dict[str
         "statuses": dict(sorted(all_statuses.items())),
         "writers": args.writers, "readers": args.readers, "api_workers": args.api_workers,
         "events_per_s": args.events_per_s, "preload_events": events_before,
+        "worker_nice": settings.worker_nice if args.worker_nice is None else args.worker_nice,
         "windows": windows,
     }
 
@@ -350,6 +352,9 @@ def main() -> None:
     parser.add_argument("--train-epochs", type=int, default=3)
     parser.add_argument("--drain-timeout", type=float, default=900.0,
                         help="seconds to wait for queued refreshes after the run")
+    parser.add_argument("--worker-nice", type=int, default=None,
+                        help="the worker's nice value (default: the settings', 10; 0 = the "
+                             "API's priority)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, help="keep everything here (default: temporary)")
     args = parser.parse_args()

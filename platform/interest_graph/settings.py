@@ -92,6 +92,9 @@ class Settings:
     segment_fit_users: int = 50000
     #: Catalogues larger than this leave the dense items × items terms (EASE) out of the blend.
     dense_item_limit: int = 20000
+    #: Scheduling priority (nice value, 0-19) the worker processes run at: refreshes are batch
+    #: work and yield the CPU to the API and the store on a shared machine. 0 disables it.
+    worker_nice: int = 10
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -103,6 +106,8 @@ class Settings:
                               f"got {self.segment_fit_users}")
         if self.shard_users < 1:
             raise ConfigError(f"{PREFIX}SHARD_USERS must be at least 1, got {self.shard_users}")
+        if not 0 <= self.worker_nice <= 19:
+            raise ConfigError(f"{PREFIX}WORKER_NICE must be 0-19, got {self.worker_nice}")
         if self.train_epochs < 1:
             raise ConfigError(f"{PREFIX}TRAIN_EPOCHS must be at least 1, got {self.train_epochs}")
         if not 0 <= self.full_refresh_hour <= 23:
@@ -156,7 +161,8 @@ class Settings:
                           ("TRAIN_EPOCHS", "train_epochs"), ("SEED", "seed"),
                           ("SHARD_USERS", "shard_users"),
                           ("SEGMENT_FIT_USERS", "segment_fit_users"),
-                          ("DENSE_ITEM_LIMIT", "dense_item_limit")):
+                          ("DENSE_ITEM_LIMIT", "dense_item_limit"),
+                          ("WORKER_NICE", "worker_nice")):
             if (v := get(name)) is not None:
                 kwargs[key] = _int(name, v)
         if (v := get("HALF_LIFE_DAYS")) is not None:

@@ -53,6 +53,14 @@ def first_refresh(session_store: GraphStore, backend_env: dict[str, str], slice_
     return wait(task_client, task_client.send(REFRESH_FULL))
 
 
+def test_the_worker_runs_below_the_api_in_priority(worker: dict[str, Any],
+                                                  first_refresh: dict[str, Any]) -> None:
+    """Refreshes yield the CPU to the API and the store: the worker runs at WORKER_NICE (10)."""
+    assert first_refresh["status"] == "active"  # the worker is up and has done a refresh
+    assert os.getpriority(os.PRIO_PROCESS, worker["proc"].pid) == Settings().worker_nice == 10
+    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) < 10
+
+
 def assert_labels_are_product_types(labels: list[str], slice_folder: Path) -> None:
     """Every word of every label is a product type of the catalogue (singular or plural), and
     none is a colour, size, style, design range or filler word."""
