@@ -37,6 +37,18 @@ def test_top_k_excludes_history_by_default_and_is_configurable() -> None:
         top_k_items(scorer, 0, exclude=HISTORY)
 
 
+def test_ties_at_the_cut_go_to_the_lower_item_index_whatever_k() -> None:
+    # Sparse scorers (an item-item walk) give most items the same score: the top k must be the
+    # first k of the full ranking, not any k of the items tied at the cut.
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, size=(6, 300)).astype(np.float32)
+    scorer = EmbeddingScorer(scores, np.eye(300, dtype=np.float32))
+    exclude = sp.csr_matrix((rng.random((6, 300)) < 0.3).astype(np.float32))
+    full = top_k_items(scorer, 300, exclude=exclude).items
+    for k in (1, 5, 20, 100, 250):
+        assert np.array_equal(top_k_items(scorer, k, exclude=exclude).items, full[:, :k]), k
+
+
 def test_reasons_cite_the_most_similar_own_item_and_a_shared_category() -> None:
     cats = [("East",), ("East", "Warm"), ("North",), ("North",)]
     top = top_k_items(EmbeddingScorer(USERS, ITEMS), 2, exclude=HISTORY)

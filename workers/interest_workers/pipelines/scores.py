@@ -105,12 +105,18 @@ class TopK:
 
 def _top_k_rows(scores: np.ndarray, k: int) -> tuple[IndexArray, FloatArray]:
     k = min(k, scores.shape[1])
-    # Stable sort on the negated scores: ties break towards the lower item index, deterministically.
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else None
-    if part is None:
+    # Stable sort on the negated scores: ties break towards the lower item index, deterministically,
+    # also at the cut: of the items tied with the k-th score, the lowest indices make the top k
+    # (a partition alone would take any of them, so the list would depend on k).
+    if k >= scores.shape[1]:
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     else:
-        cand = np.sort(part, axis=1)
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+        above = scores > kth
+        at = scores == kth
+        room = k - above.sum(1, keepdims=True)
+        take = above | (at & (np.cumsum(at, axis=1) <= room))
+        cand = np.nonzero(take)[1].reshape(len(scores), k)  # row-major: each row's indices sorted
         sub = np.take_along_axis(scores, cand, 1)
         order = np.take_along_axis(cand, np.argsort(-sub, axis=1, kind="stable"), 1)
     top = np.take_along_axis(scores, order, 1)
