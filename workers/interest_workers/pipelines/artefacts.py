@@ -21,7 +21,7 @@ import torch
 
 from ..typing import FloatArray
 from . import baselines
-from .blend import HistoryTerm, Variant
+from .blend import BlendGain, HistoryTerm, Variant
 from .gcn import TextGCN, TrainedModel, resolve_device
 from .graph_build import IdMap, InteractionGraph
 from .interest_model import InterestModel, Selection
@@ -171,8 +171,10 @@ def load_artefacts(path: Path, device: str | torch.device | None = "cpu") -> Art
                            meta["version"], meta["edge_transform"], meta["encoder_name"])
     sel = meta["selection"]
     chosen = {t: Variant(t, tuple(p.items())) for t, p in sel["variants"].items()}
+    gain = sel.get("val_blend_gain")
     selection = Selection(sel["epochs"], chosen, sel["weights"], sel["val_score"],
-                          sel["val_recall@20"], sel["val_singles"])
+                          sel["val_recall@20"], sel["val_singles"],
+                          None if gain is None else BlendGain(**gain))
     user_text_x = payload["user_text_x"].numpy()
     terms = {t: _term(v, payload["terms"], graph, trained.item_x, user_text_x)
              for t, v in chosen.items()}

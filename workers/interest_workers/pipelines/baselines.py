@@ -19,6 +19,13 @@ from .graph_build import InteractionGraph
 
 logger = logging.getLogger(__name__)
 
+#: EASE ridge strengths: the baseline is tuned over them and the served model's term chooses
+#: from them (one grid, so the term is never a worse-tuned EASE than the baseline).
+EASE_L2 = (30.0, 100.0, 300.0, 1000.0)
+#: RP3β transition powers and popularity penalties, shared likewise.
+RP3_ALPHAS = (0.5, 0.75, 1.0)
+RP3_BETAS = (0.0, 0.3, 0.6)
+
 
 def pad_items(w: FloatArray | sp.csr_matrix, n: int) -> FloatArray | sp.csr_matrix:
     """An ``(I, I)`` item-item matrix grown to ``(n, n)`` with zeros: items added to the catalogue

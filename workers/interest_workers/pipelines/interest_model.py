@@ -27,10 +27,11 @@ from torch_geometric import seed_everything
 from interest_graph.settings import Settings
 
 from ..typing import FloatArray, IndexArray
-from .baselines import Content
+from .baselines import EASE_L2, RP3_ALPHAS, RP3_BETAS, Content
 from .blend import (
     TERMS,
     TEXT_TERMS,
+    BlendGain,
     BlendScorer,
     ColdItems,
     HistoryTerm,
@@ -38,6 +39,7 @@ from .blend import (
     Variant,
     choose_weights,
     fit_variant,
+    prefer_default,
     standardise,
     validation_users,
     variants,
@@ -109,9 +111,9 @@ class FitConfig:
     steps_per_epoch: int = 12
     min_batch_size: int = 4096
     terms: tuple[str, ...] = TERMS
-    l2_grid: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
-    rp3_alphas: tuple[float, ...] = (0.5, 1.0)
-    rp3_betas: tuple[float, ...] = (0.3, 0.6)
+    l2_grid: tuple[float, ...] = EASE_L2
+    rp3_alphas: tuple[float, ...] = RP3_ALPHAS
+    rp3_betas: tuple[float, ...] = RP3_BETAS
     sequence_decays: tuple[float, ...] = (0.5, 0.7, 0.9)
     blend_grid: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
     blend_rounds: int = 3
@@ -165,6 +167,8 @@ class Selection:
         val_score: The blend's Recall@20 + NDCG@20 on the carve (None: no carve).
         val_recall: The GCN's Recall@20 there (None: no carve).
         singles: Each term's own Recall@20 + NDCG@20 there (its best variant).
+        blend_gain: The searched blend against the default term there
+            (:func:`~.blend.prefer_default`; None: not compared).
     """
 
     epochs: int
@@ -173,12 +177,14 @@ class Selection:
     val_score: float | None
     val_recall: float | None
     singles: dict[str, float] = field(default_factory=dict)
+    blend_gain: BlendGain | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "weights": dict(self.weights),
                 "variants": {k: v.as_dict() for k, v in self.variants.items()},
                 "val_score": self.val_score, "val_recall@20": self.val_recall,
-                "val_singles": dict(self.singles)}
+                "val_singles": dict(self.singles),
+                "val_blend_gain": None if self.blend_gain is None else self.blend_gain.as_dict()}
 
 
 @dataclass
@@ -277,9 +283,12 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
                 scores.matrices[term] = m
     weights, best = choose_weights(scores, config.blend_grid, config.blend_rounds,
                                    resamples=config.blend_resamples, seed=config.seed)
+    weights, gain = prefer_default(scores, weights)
+    if gain is not None and not gain.kept:
+        best = scores.evaluate(weights)
     weights = {t: w for t, w in weights.items() if w}
     kept = {t: v for t, v in chosen.items() if t in weights}
-    return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles)
+    return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles, gain)
 
 
 def fit(

@@ -89,9 +89,9 @@ def fit_baseline(name: str, graph: InteractionGraph, val: Validation, *, item_x:
     if name == "itemknn":
         grid, make = _grid(k=(50, 200)), baselines.ItemKNN
     elif name == "ease":
-        grid, make = _grid(l2=(30.0, 100.0, 300.0, 1000.0)), baselines.EASE
+        grid, make = _grid(l2=baselines.EASE_L2), baselines.EASE
     elif name == "rp3beta":
-        grid, make = _grid(alpha=(0.5, 0.75, 1.0), beta=(0.0, 0.3, 0.6)), baselines.RP3Beta
+        grid, make = _grid(alpha=baselines.RP3_ALPHAS, beta=baselines.RP3_BETAS), baselines.RP3Beta
     elif name == "implicit_als":
         grid = _grid(factors=(64, 128), regularization=(0.01, 0.1), alpha=(1.0, 10.0, 40.0))
         make = lambda **p: peers.ImplicitALS(seed=seed, **p)  # noqa: E731
