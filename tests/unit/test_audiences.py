@@ -195,3 +195,16 @@ def test_export_formats_and_the_shop_id_mapping() -> None:
         "item": "22423", "reason": "popular in HOLDER"}
     with pytest.raises(ValueError, match="csv, jsonl"):
         list(export_lines(rows, "xml"))
+
+
+def test_jsonl_export_keeps_one_member_per_line_whatever_the_ids_hold() -> None:
+    """Item ids and reasons may hold Unicode line breaks (U+2028, U+2029, NEL): escaped, so
+    readers that split lines on them (Python's ``splitlines``, JavaScript) see one row each."""
+    odd = "mug\u2028set\u2029x\x85y"
+    rows = [ExportRow("u1", "treatment", ((odd, f"similar to {odd}"),)),
+            ExportRow("u2", "control", ())]
+    text = "".join(export_lines(rows, "jsonl"))
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert json.loads(lines[0])["interests"] == [{"item": odd, "reason": f"similar to {odd}"}]
+    assert "é" in "".join(export_lines([ExportRow("u3", "a", (("café", "r"),))], "jsonl"))

@@ -17,6 +17,9 @@ from ..graph.audiences import ExportRow
 from ..privacy import Pseudonymiser
 
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+#: Characters some readers split lines on that JSON leaves raw (with ``ensure_ascii=False``):
+#: escaped, so a JSON-lines row stays one line for every reader.
+LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def shop_id_mapping(raw_ids: Iterable[str], pseudonymiser: Pseudonymiser) -> dict[str, str]:
@@ -44,7 +47,7 @@ def export_lines(rows: Iterable[ExportRow], fmt: str,
             if shop_ids is not None:
                 doc["shop_id"] = shop_ids.get(row.user)
             doc["interests"] = [{"item": item, "reason": reason} for item, reason in row.interests]
-            yield json.dumps(doc, ensure_ascii=False) + "\n"
+            yield json.dumps(doc, ensure_ascii=False).translate(LINE_BREAKS) + "\n"
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
