@@ -94,7 +94,8 @@ def test_a_missing_file_names_only_its_dataset(tmp_path: Path) -> None:
      ("GLITTER HANGING BUTTERFLY STRING", "STRING"), ("DIAMANTE RING", "RING"),
      ("VICTORIAN METAL POSTCARD SPRING", "SPRING"), ("CROCHET DOG KEYRING", "KEYRING"),
      ("PAPER BUNTING RETROSPOT", "BUNTING"), ("VINTAGE CHRISTMAS STOCKING", "STOCKING"),
-     ("12 RED ROSE PEG PLACE SETTINGS", "SETTING"), ("GARDEN SHED", "SHED")],
+     ("12 RED ROSE PEG PLACE SETTINGS", "SETTING"), ("GARDEN SHED", "SHED"),
+     ("WORLD WAR 2 GLIDERS ASSTD DESIGNS", "GLIDER")],
 )
 def test_product_type_is_the_head_noun_without_colour_size_or_design(
         description: str, expected: str | None) -> None:
