@@ -116,6 +116,13 @@ def test_the_brief_says_members_buy_more_often_what_the_predictive_lift_checks()
         in briefs[0].text
     lift = predictive_lift(labels, presence, names, {0: {"STAMP"}, 5: {"CARD"}})
     assert lift.categories == [[c.name for c in b.over_indexed] for b in briefs]
+    # Everybody in one segment: nothing stands out, and the brief says so.
+    flat = describe_segments(np.zeros(10, np.int64), presence, names, members(
+        tiers=[None] * 10, expected_value=nan, churn_risk=nan, recency_days=nan, frequency=nan,
+        monetary=nan, items=nan))[0]
+    assert "as often" not in flat.text
+    assert "No category stands out: they buy what everyone buys, most often bags (70%), " \
+        "cards (50%), stamps (10%)." in flat.text
 
 
 def test_briefs_without_purchases_say_nothing_about_value() -> None:

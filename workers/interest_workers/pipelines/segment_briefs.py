@@ -241,10 +241,17 @@ def _pct(x: float | None) -> str:
 def brief_text(b: SegmentBrief) -> str:
     """The brief in words (what the dashboard and ``/v1/segments/<id>`` show)."""
     parts = [f"{b.label}: {b.size:,} customers ({_pct(b.share)} of the base)."]
-    if b.over_indexed:
-        over = ", ".join(f"{plain_name(c.name).lower()} {c.lift:.1f}× ({_pct(c.share)} of them)"
-                         for c in b.over_indexed)
-        parts.append(f"They buy {over} as often as the average customer.")
+    over = [c for c in b.over_indexed if c.lift > 1.0]
+    if over:
+        said = ", ".join(f"{plain_name(c.name).lower()} {c.lift:.1f}× ({_pct(c.share)} of them)"
+                         for c in over)
+        parts.append(f"They buy {said} as often as the average customer.")
+    elif b.categories:
+        # Nothing over-represented (the label then names what most members have).
+        common = ", ".join(f"{plain_name(c.name).lower()} ({_pct(c.share)})"
+                           for c in b.categories[:OVER_INDEXED])
+        parts.append(f"No category stands out: they buy what everyone buys, most often "
+                     f"{common}.")
     total = sum(b.tiers.values())
     if total:
         ranked = sorted(b.tiers.items(), key=lambda t: (-t[1], t[0]))
