@@ -53,9 +53,9 @@ STABLE_ARI = 0.9
 MIN_SEGMENT_SHARE = 0.02
 #: Users with at least this many distinct categories shape the segments (:func:`_shaping`).
 #: Chosen with ``benchmarks/segments.py`` on Online Retail, where a fifth of the customers have
-#: fewer (1, 3, 6, 10 tried, squared idf, 16 axes): predictive lift 1.94-2.10 at k = 10-12 with
-#: 1 (everyone with a profile), 1.99-2.11 with 3, 2.17-2.30 with 6, while with 10 k = 10-12 were
-#: no longer stable.
+#: fewer (1, 3, 6, 10 tried, squared idf, 16 axes, k-means with 60 restarts): predictive lift
+#: 1.98-2.10 at k = 10-12 with 1 (everyone with a profile), 1.99-2.11 with 3, 2.17-2.30 with 6,
+#: while with 10 k = 10-12 were no longer stable.
 SHAPING_CATEGORIES = 6
 #: Users scored when choosing k and for the silhouette (both are at least quadratic in them).
 SAMPLE_SIZE = 4000
@@ -223,8 +223,7 @@ def segment_users(
         previous: ``[k, d]`` centroids to start k-means from (the previous refresh's); k is then
             kept. ``None``: k is chosen by :func:`choose_k`.
         fit_on: rows that shape the segments (users whose interests are known well enough);
-            the others are
-            only assigned to the nearest centroid. ``None``: every row.
+            the others are only assigned to the nearest centroid. ``None``: every row.
         profiled: rows whose distances set each segment's drift limit (users with an interest
             profile); ``None``: ``fit_on``.
         fit_sample: with more ``fit_on`` rows than this, k-means is fitted on an evenly spaced
