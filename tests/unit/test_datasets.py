@@ -85,7 +85,17 @@ def test_a_missing_file_names_only_its_dataset(tmp_path: Path) -> None:
      ("JUMBO BAG RED RETROSPOT", "BAG"), ("ALARM CLOCK BAKELIKE PINK", "CLOCK"),
      ("CHARLOTTE BAG DOLLY GIRL DESIGN", "BAG"), ("GLASS CLOCHE SMALL", "CLOCHE"),
      ("FIRE POLISHED GLASS NECKL BRONZE", "NECKLACE"), ("PINK", "PINK"),
-     ("HEART T-LIGHT HOLDER ETCHED", "HOLDER"), ("REGENCY CAKESTAND 3 TIER", "CAKESTAND")],
+     ("HEART T-LIGHT HOLDER ETCHED", "HOLDER"), ("REGENCY CAKESTAND 3 TIER", "CAKESTAND"),
+     # Gerunds and present participles say what a product is for or how it looks, not what it is.
+     ("JAM MAKING SET PRINTED", "JAM"), ("PINK BAKING SET TIN", "TIN"),
+     ("WOODEN SCHOOL COLOURING SET", "SCHOOL"), ("HEN HOUSE WITH CHICK STANDING", "CHICK"),
+     ("SEWING KIT SHIMMERING", "KIT"), ("KNITTING NANCY", "NANCY"),
+     # ... but -ING nouns stay: one syllable (and compounds), and the listed nouns.
+     ("GLITTER HANGING BUTTERFLY STRING", "STRING"), ("DIAMANTE RING", "RING"),
+     ("VICTORIAN METAL POSTCARD SPRING", "SPRING"), ("CROCHET DOG KEYRING", "KEYRING"),
+     ("PAPER BUNTING RETROSPOT", "BUNTING"), ("VINTAGE CHRISTMAS STOCKING", "STOCKING"),
+     ("12 RED ROSE PEG PLACE SETTINGS", "SETTING"), ("GARDEN SHED", "SHED"),
+     ("WORLD WAR 2 GLIDERS ASSTD DESIGNS", "GLIDER")],
 )
 def test_product_type_is_the_head_noun_without_colour_size_or_design(
         description: str, expected: str | None) -> None:

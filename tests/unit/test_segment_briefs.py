@@ -96,6 +96,35 @@ def test_briefs_compare_value_and_behaviour_with_the_base() -> None:
     assert "Last purchase 20 days ago (base 20)" in text
 
 
+def test_the_brief_says_members_buy_more_often_what_the_predictive_lift_checks() -> None:
+    """Segment 0 (users 0-4): all five buy bags, which two of the other five buy too; user 0
+    alone buys stamps, which nobody else does. The label leads with bags (what the segment
+    shares); the sentence "they buy ... more often" leads with stamps (twice as often), and those
+    are the categories the predictive lift checks."""
+    presence = sp.csr_matrix(np.array(
+        [[1, 1, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0],
+         [1, 0, 1], [1, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 1]], dtype=float))
+    labels = np.array([0] * 5 + [1] * 5)
+    names = ("BAG", "STAMP", "CARD")
+    nan = np.full(10, np.nan)
+    briefs = describe_segments(labels, presence, names, members(
+        tiers=[None] * 10, expected_value=nan, churn_risk=nan, recency_days=nan, frequency=nan,
+        monetary=nan, items=nan))
+    assert briefs[0].label == "Bags & Stamps"
+    assert [c.name for c in briefs[0].over_indexed] == ["STAMP", "BAG"]
+    assert "They buy stamps 2.0× (20% of them), bags 1.4× (100% of them) as often" \
+        in briefs[0].text
+    lift = predictive_lift(labels, presence, names, {0: {"STAMP"}, 5: {"CARD"}})
+    assert lift.categories == [[c.name for c in b.over_indexed] for b in briefs]
+    # Everybody in one segment: nothing stands out, and the brief says so.
+    flat = describe_segments(np.zeros(10, np.int64), presence, names, members(
+        tiers=[None] * 10, expected_value=nan, churn_risk=nan, recency_days=nan, frequency=nan,
+        monetary=nan, items=nan))[0]
+    assert "as often" not in flat.text
+    assert "No category stands out: they buy what everyone buys, most often bags (70%), " \
+        "cards (50%), stamps (10%)." in flat.text
+
+
 def test_briefs_without_purchases_say_nothing_about_value() -> None:
     nan = np.full(6, np.nan)
     empty = members(tiers=[None] * 6, expected_value=nan, churn_risk=nan, recency_days=nan,
@@ -118,7 +147,7 @@ def test_ari_on_common_users_ignores_the_others() -> None:
 def test_predictive_lift_is_the_members_buying_rate_over_everyones() -> None:
     # Test buyers: 0 and 1 buy candles, 3 buys a sign, 5 buys a bag.
     test = {0: {"CANDLE"}, 1: {"CANDLE"}, 3: {"SIGN"}, 5: {"BAG"}}
-    lift = predictive_lift(LABELS, PRESENCE, NAMES, test, top=2)
+    lift = predictive_lift(LABELS, PRESENCE, NAMES, test)
     assert lift.categories[0] == ["CANDLE", "HOLDER"] and lift.categories[1][0] == "SIGN"
     # Segment 0: both its buyers bought candles (rate 1) vs 2 of 4 buyers overall: lift 2.
     # Segment 1: 1 of its 2 buyers bought a sign vs 1 of 4 overall: lift 2.

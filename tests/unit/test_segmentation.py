@@ -188,6 +188,46 @@ def test_users_without_a_profile_are_assigned_but_do_not_shape_segments() -> Non
     assert model.segmentation.k == 3 and len(model.segmentation.labels) == n + 2
 
 
+def test_customers_seen_buying_one_kind_of_product_are_assigned_but_do_not_shape_segments(
+) -> None:
+    """Three kinds of regular customers (six categories each) and as many one-off buyers of a
+    single category: fitted on everyone, the one-off buyers take a segment of their own and two
+    kinds of regulars share one; only the regulars shape the segments, and the one-off buyers
+    join the regulars whose interests they share."""
+    rng = np.random.default_rng(0)
+    cats = [(f"C{c}",) for c in range(18)]
+    rows, regulars = [], 90
+    for u in range(regulars):
+        kind = u % 3
+        rows += [(u, 4 * kind + j, 2.0 + rng.random()) for j in range(4)]
+        rows += [(u, int(c), 0.3) for c in rng.choice(np.arange(12, 18), 2, replace=False)]
+    rows += [(u, 0, 1.0) for u in range(regulars, 2 * regulars)]  # one-off buyers of C0
+    model = segment_interests(edges_of(rows), 2 * regulars, cats, k_values=(3,))
+    labels = model.segmentation.labels
+    assert same_partition(labels[:regulars], np.arange(regulars) % 3)
+    assert set(labels[regulars:].tolist()) == {labels[0]}
+
+
+def test_segments_split_on_what_some_customers_buy_not_on_the_mix_of_what_everybody_buys(
+) -> None:
+    """Everybody buys A, B and Z, in two mixes of A and B; an eighth of customers also buy a
+    little of R. Only a segment of R buyers over-indexes on anything, and the space's
+    category weights (inverse user frequency, squared) make that the split."""
+    rng = np.random.default_rng(0)
+    n = 400
+    a_heavy = rng.random(n) < 0.5
+    rare = np.arange(n) % 8 == 0
+    dense = np.zeros((n, 4))
+    dense[:, 0] = np.where(a_heavy, 0.8, 0.2)
+    dense[:, 1] = 1 - dense[:, 0]
+    dense[rare, 2] = 0.1
+    dense[:, 3] = 0.05
+    shares = sp.csr_matrix(dense / dense.sum(1, keepdims=True))
+    space = fit_space(shares, "ABRZ", dims=3)
+    labels = segment_users(space.transform(shares), k_values=(2,)).labels
+    assert same_partition(labels, rare) and not same_partition(labels, a_heavy)
+
+
 def test_above_the_fit_sample_kmeans_fits_a_sample_and_assigns_everyone() -> None:
     x, truth = blobs(5, 2000, seed=4)  # 10,000 users
     full = segment_users(x, k_values=(4, 5), seed=0, fit_sample=None)

@@ -6,7 +6,8 @@ size, motif or design range: ``JUMBO BAG RED RETROSPOT``, ``ALARM CLOCK BAKELIKE
 type is found in two steps:
 
 1. The *candidates* of a description are its words that are not modifiers (colour, size, style,
-   range, filler, or a participle such as ``ETCHED``), folded to the singular.
+   range, filler, or a participle or gerund such as ``ETCHED`` or ``MAKING``), folded to the
+   singular.
 2. Over the whole catalogue, a candidate that ends at least :data:`MIN_HEADS` descriptions is a
    known product noun. The product type is the rightmost known noun that is not a motif
    (``HEART``, ``BIRD``: usually a design on another product); failing that, the rightmost
@@ -32,7 +33,7 @@ COLOURS = frozenset("""
     RED PINK BLUE GREEN WHITE BLACK CREAM IVORY GOLD SILVER BROWN PURPLE ORANGE YELLOW GREY GRAY
     TURQUOISE LILAC LAVENDER AQUA TEAL NAVY BEIGE FUCHSIA FUSCHIA MAGENTA CHOCOLATE NATURAL COPPER
     BRONZE AMBER JET RUBY SAPPHIRE EMERALD AMETHYST CRYSTAL CLEAR PASTEL MULTICOLOUR COLOUR COLOURS
-    COLOURED COL ASSORTED ASST MONOCHROME
+    COLOURED COL ASSORTED ASST ASSTD MONOCHROME
 """.split())
 
 #: Sizes, shapes and units.
@@ -90,10 +91,28 @@ def singular(word: str) -> str:
     return word
 
 
+#: Nouns that end like a gerund (``-ING`` after a syllable) yet name a product.
+ING_NOUNS = frozenset("""
+    BUNTING PUDDING STOCKING WEDDING BUILDING CEILING STUFFING DUMPLING EVENING FARTHING NETTING
+    SHELVING CLOTHING PAINTING DRAWING EARRING KEYRING DRAWSTRING SETTING
+""".split())
+_VOWEL = re.compile(r"[AEIOUY]")
+
+
 def _participle(word: str) -> bool:
-    """``ETCHED``, ``PAINTED``, ``JEWELLED``: describes a product, never names one (``BED`` and
-    ``SHED`` are too short to be caught)."""
-    return len(word) > 4 and word.endswith("ED")
+    """A past participle (``ETCHED``, ``JEWELLED``) or a present participle or gerund (``MAKING``,
+    ``HANGING``, ``WRITING``): it says how a product looks or what it is for (``JAM MAKING
+    SET``, ``BAKING SET``), never what it is.
+
+    As in Porter's stemmer, the ending counts only after a syllable: ``RING``, ``STRING``,
+    ``SPRING`` (no vowel before ``ING``) are nouns, and so are ``BED``, ``SHED`` and ``SEED``. The
+    nouns that look like gerunds (``BUNTING``, ``EARRING``) are listed in :data:`ING_NOUNS`.
+    """
+    if word.endswith("ED"):
+        return len(word) > 4 and not word.endswith("EED")
+    if word.endswith("ING"):
+        return word not in ING_NOUNS and bool(_VOWEL.search(word[:-3]))
+    return False
 
 
 def candidates(description: str) -> list[str]:
@@ -101,7 +120,7 @@ def candidates(description: str) -> list[str]:
     out = []
     for word in _WORD.findall(description.upper()):
         folded = singular(word)
-        if word in MODIFIERS or folded in MODIFIERS or len(folded) < 3 or _participle(word):
+        if word in MODIFIERS or folded in MODIFIERS or len(folded) < 3 or _participle(folded):
             continue
         out.append(ABBREVIATIONS.get(folded, folded))
     return out

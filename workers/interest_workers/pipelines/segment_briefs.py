@@ -28,6 +28,9 @@ from ..typing import DoubleArray, IndexArray
 #: Distinctive categories kept per segment, and how many name it.
 TOP_CATEGORIES = 5
 LABEL_CATEGORIES = 2
+#: Categories the brief says a segment buys more often than everyone (ranked by lift), and that
+#: ``benchmarks/segments.py`` checks against the next purchases (predictive lift).
+OVER_INDEXED = 3
 #: A category must be shared by at least this share of members to describe the segment.
 MIN_MEMBER_SHARE = 0.1
 
@@ -98,6 +101,14 @@ def distinctive_categories(
         order = sorted(eligible.tolist(), key=lambda j: (-score[j], -share[j], names[j]))
         out.append([Distinctive(names[j], float(share[j]), float(lift[j])) for j in order[:top]])
     return out
+
+
+def over_indexed_categories(labels: IndexArray, presence: sp.csr_matrix,
+                            names: Sequence[str]) -> list[list[Distinctive]]:
+    """Per segment, the :data:`OVER_INDEXED` categories it buys most often relative to everyone
+    (by lift, among those a tenth of members have): what its brief says its members buy, and
+    what the predictive lift checks, so that the figure measures the sentence a marketer reads."""
+    return distinctive_categories(labels, presence, names, top=OVER_INDEXED, by="lift")
 
 
 def segment_labels(distinctive: Sequence[Sequence[Distinctive]]) -> list[str]:
@@ -195,13 +206,15 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class SegmentBrief:
-    """A segment's profile and its one-paragraph brief."""
+    """A segment's profile and its one-paragraph brief: ``categories`` name it (by share · ln
+    lift), ``over_indexed`` are those its members buy most often relative to everyone (by lift)."""
 
     index: int
     label: str
     size: int
     share: float
     categories: list[Distinctive]
+    over_indexed: list[Distinctive]
     tiers: dict[str, int]
     expected_value: float | None
     base_expected_value: float | None
@@ -228,9 +241,17 @@ def _pct(x: float | None) -> str:
 def brief_text(b: SegmentBrief) -> str:
     """The brief in words (what the dashboard and ``/v1/segments/<id>`` show)."""
     parts = [f"{b.label}: {b.size:,} customers ({_pct(b.share)} of the base)."]
-    if b.categories:
-        over = ", ".join(f"{plain_name(c.name).lower()} {c.lift:.1f}×" for c in b.categories[:3])
-        parts.append(f"They buy {over} as often as the average customer.")
+    over = [c for c in b.over_indexed if c.lift > 1.0]
+    if over:
+        said = ", ".join(f"{plain_name(c.name).lower()} {c.lift:.1f}× ({_pct(c.share)} of them)"
+                         for c in over)
+        parts.append(f"They buy {said} as often as the average customer.")
+    elif b.categories:
+        # Nothing over-represented (the label then names what most members have).
+        common = ", ".join(f"{plain_name(c.name).lower()} ({_pct(c.share)})"
+                           for c in b.categories[:OVER_INDEXED])
+        parts.append(f"No category stands out: they buy what everyone buys, most often "
+                     f"{common}.")
     total = sum(b.tiers.values())
     if total:
         ranked = sorted(b.tiers.items(), key=lambda t: (-t[1], t[0]))
@@ -263,6 +284,7 @@ def describe_segments(
     labels = np.asarray(labels)
     n = len(labels)
     distinctive = distinctive_categories(labels, presence, names)
+    over_indexed = over_indexed_categories(labels, presence, names)
     words = segment_labels(distinctive)
     everyone = np.arange(n)
     base_value = _mean(members.expected_value)
@@ -274,7 +296,7 @@ def describe_segments(
         tiers = Counter(t for t in (members.tiers[int(i)] for i in rows) if t)
         brief = SegmentBrief(
             index=s, label=words[s], size=len(rows), share=len(rows) / max(n, 1),
-            categories=cats, tiers=dict(tiers.most_common()),
+            categories=cats, over_indexed=over_indexed[s], tiers=dict(tiers.most_common()),
             expected_value=_mean(members.expected_value[rows]), base_expected_value=base_value,
             churn_risk=_mean(members.churn_risk[rows]), base_churn_risk=base_risk,
             churn_basis=members.churn_basis, behaviour=Behaviour.of(members, rows),

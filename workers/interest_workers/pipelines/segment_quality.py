@@ -4,8 +4,9 @@ Pure; used by ``benchmarks/segments.py``.
 
 * **Stability**: the adjusted Rand index (ARI) between two segmentations, on the users both hold.
 * **Predictive lift**: on a temporal split, the categories each segment over-indexes on in
-  training (:func:`~.segment_briefs.distinctive_categories` ranked by lift, top
-  :data:`LIFT_CATEGORIES`, each shared by at least a tenth of members); among users who
+  training (:func:`~.segment_briefs.over_indexed_categories`: the top
+  :data:`~.segment_briefs.OVER_INDEXED` by lift, each shared by at least a tenth of members, the
+  ones the segment's brief says its members buy more often); among users who
   buy anything in the test period, the share of the segment's members who buy one of those
   categories, divided by the same share among all of them. 1.0 means the segment says nothing
   about what its members will buy. Conditioning on buying at all keeps the figure about *what*
@@ -23,10 +24,7 @@ import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from ..typing import IndexArray
-from .segment_briefs import distinctive_categories
-
-#: Distinctive categories per segment that the lift checks.
-LIFT_CATEGORIES = 3
+from .segment_briefs import OVER_INDEXED, distinctive_categories, over_indexed_categories
 
 
 def ari_on_common(ids_a: Sequence[str], labels_a: IndexArray, ids_b: Sequence[str],
@@ -57,7 +55,6 @@ def predictive_lift(
     names: Sequence[str],
     test_purchases: Mapping[int, set[str]],
     *,
-    top: int = LIFT_CATEGORIES,
     by: str = "lift",
 ) -> Lift:
     """Lift of each segment's training categories in the test period.
@@ -68,11 +65,13 @@ def predictive_lift(
         names: ``C`` category names.
         test_purchases: training-user row → categories bought in the test period (users who
             bought nothing are absent).
-        top: distinctive categories per segment.
-        by: how they are ranked (``"lift"``; ``"score"``: the categories that name the segment).
+        by: which categories: ``"lift"``, the brief's over-indexed ones
+            (:func:`~.segment_briefs.over_indexed_categories`); ``"score"``, the top
+            :data:`~.segment_briefs.OVER_INDEXED` of those that name the segment.
     """
     labels = np.asarray(labels)
-    distinctive = distinctive_categories(labels, presence, names, top=top, by=by)
+    distinctive = (over_indexed_categories(labels, presence, names) if by == "lift" else
+                   distinctive_categories(labels, presence, names, top=OVER_INDEXED, by=by))
     buyers = np.array(sorted(test_purchases), dtype=np.int64)
     per_segment: list[float | None] = []
     weights, values = [], []
