@@ -407,10 +407,12 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int,
     settings = _settings(ctx)
     _require_keys_or_dev(settings, dev)
     if settings.target().embedded:
-        from .server import EmbeddedServer
+        from .server import EmbeddedServer, Supervisor
 
-        # Start it once here, not racing from every worker.
-        EmbeddedServer(settings.data_dir, settings.embedded_port).start()
+        # Start it once here, not racing from every worker, and bring it back if it dies.
+        server = EmbeddedServer(settings.data_dir, settings.embedded_port)
+        server.start()
+        Supervisor(server).start()
     if dev:
         from .api import create_app
 

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,3 +225,63 @@ class EmbeddedServer:
             os.kill(running.pid, signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
         return True
+
+
+class Supervisor:
+    """Brings the embedded server of one data directory back when its process dies.
+
+    A crash of the server (a signal, a module fault) would otherwise leave every client
+    answering 503 until somebody restarted it. The supervisor restarts it only when the process
+    recorded in ``server.json`` is gone on two checks in a row: a slow or busy server is left
+    alone, and ``stop`` (which removes the file) is not undone. The restarted server replays its
+    append-only file, on the same port, so clients reconnect by themselves.
+
+    Args:
+        server: The data directory's server.
+        every_s: Seconds between checks.
+    """
+
+    def __init__(self, server: EmbeddedServer, every_s: float = 1.0) -> None:
+        self.server = server
+        self.every_s = every_s
+        self.restarts = 0
+        self._dead: int | None = None  # the recorded pid found dead at the last check
+        self._stop = threading.Event()
+
+    def _recorded_pid(self) -> int | None:
+        try:
+            return int(json.loads(self.server.state_file.read_text())["pid"])
+        except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError):
+            return None
+
+    def check(self) -> ServerStatus | None:
+        """One check; the restarted server's status when this check restarted it."""
+        pid = self._recorded_pid()
+        if pid is None or _pid_alive(pid):
+            self._dead = None
+            return None
+        if self._dead != pid:  # dead once: confirm at the next check
+            self._dead = pid
+            return None
+        log.warning("embedded server (pid %d) has died; restarting it", pid)
+        status = self.server.start(timeout=600)
+        self._dead = None
+        self.restarts += 1
+        log.warning("embedded server back on 127.0.0.1:%d (pid %d)", status.port, status.pid)
+        return status
+
+    def run(self) -> None:
+        """Check every ``every_s`` until :meth:`stop`; an error is logged, never raised."""
+        while not self._stop.wait(self.every_s):
+            try:
+                self.check()
+            except Exception:  # keep supervising: a failed restart is retried
+                log.exception("restarting the embedded server failed")
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="embedded-server-supervisor", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
