@@ -103,18 +103,19 @@ class EmbeddedServer:
 
     def status(self) -> ServerStatus | None:
         """The running server for this data directory, or None."""
-        try:
-            state = json.loads(self.state_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        recorded = self.recorded()
+        if recorded is None:
             return None
-        pid, port = int(state["pid"]), int(state["port"])
+        pid, port = recorded
         if _pid_alive(pid) and self._ours(port):
             return ServerStatus(pid, port, self.data_dir)
         return None
 
-    def _last_port(self) -> int | None:
+    def recorded(self) -> tuple[int, int] | None:
+        """The ``(pid, port)`` of the server last started here (alive or not), or None."""
         try:
-            return int(json.loads(self.state_file.read_text())["port"])
+            state = json.loads(self.state_file.read_text())
+            return int(state["pid"]), int(state["port"])
         except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError):
             return None
 
@@ -127,7 +128,8 @@ class EmbeddedServer:
                 )
             return self.requested_port
         # After a crash, come back on the port the clients already use.
-        for port in (self._last_port(), self._default_port()):
+        recorded = self.recorded()
+        for port in (recorded[1] if recorded else None, self._default_port()):
             if port is not None and _port_free(port):
                 return port
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -244,19 +246,12 @@ class Supervisor:
     def __init__(self, server: EmbeddedServer, every_s: float = 1.0) -> None:
         self.server = server
         self.every_s = every_s
-        self.restarts = 0
         self._dead: int | None = None  # the recorded pid found dead at the last check
-        self._stop = threading.Event()
-
-    def _recorded_pid(self) -> int | None:
-        try:
-            return int(json.loads(self.server.state_file.read_text())["pid"])
-        except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError):
-            return None
 
     def check(self) -> ServerStatus | None:
         """One check; the restarted server's status when this check restarted it."""
-        pid = self._recorded_pid()
+        recorded = self.server.recorded()
+        pid = recorded[0] if recorded else None
         if pid is None or _pid_alive(pid):
             self._dead = None
             return None
@@ -266,13 +261,13 @@ class Supervisor:
         log.warning("embedded server (pid %d) has died; restarting it", pid)
         status = self.server.start(timeout=600)
         self._dead = None
-        self.restarts += 1
         log.warning("embedded server back on 127.0.0.1:%d (pid %d)", status.port, status.pid)
         return status
 
     def run(self) -> None:
-        """Check every ``every_s`` until :meth:`stop`; an error is logged, never raised."""
-        while not self._stop.wait(self.every_s):
+        """Check every ``every_s``, for the life of the process; an error is logged, never raised."""
+        while True:
+            time.sleep(self.every_s)
             try:
                 self.check()
             except Exception:  # keep supervising: a failed restart is retried
@@ -282,6 +277,3 @@ class Supervisor:
         thread = threading.Thread(target=self.run, name="embedded-server-supervisor", daemon=True)
         thread.start()
         return thread
-
-    def stop(self) -> None:
-        self._stop.set()
