@@ -273,6 +273,11 @@ def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incr
              for k, t in enumerate(teas)]
     items += [{"item_id": f"gar{k}", "title": t.upper(), "categories": ["Garden", kinds[k % 3]]}
               for k, t in enumerate(garden)]
+    # A shop whose new items sell: each taste's latest item, bought last by half its shoppers.
+    # The fit's validation carve holds those purchases out, sees new items taken up and keeps
+    # scoring items nobody has touched (blend.compare_cold).
+    items += [{"item_id": "tea6", "title": "TEA INFUSER MUG", "categories": ["Tea", "Cups"]},
+              {"item_id": "gar6", "title": "GARDEN KNEELER PAD", "categories": ["Garden", "Tools"]}]
     events = []
     for u in range(16):
         kind = "tea" if u % 2 == 0 else "gar"
@@ -280,6 +285,11 @@ def test_an_item_first_seen_after_the_full_refresh_is_recommended_after_the_incr
             events.append({"event_id": f"e{u}-{k}", "user_id": f"shopper{u}",
                            "item_id": f"{kind}{(u + k) % 6}", "type": "purchase",
                            "timestamp": 1_300_000_000 + 86400 * (u + 20 * k), "quantity": 1,
+                           "price": 2.0})
+        if u % 4 < 2:
+            events.append({"event_id": f"e{u}-late", "user_id": f"shopper{u}",
+                           "item_id": f"{kind}6", "type": "purchase",
+                           "timestamp": 1_300_000_000 + 86400 * (u + 120), "quantity": 1,
                            "price": 2.0})
     first = tmp_path / "first"
     first.mkdir()

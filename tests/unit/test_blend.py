@@ -12,8 +12,11 @@ from interest_workers.pipelines.blend import (
     ColdItems,
     ValidationScores,
     choose_weights,
+    compare_cold,
+    fit_variant,
     prefer_default,
     standardise,
+    variants,
 )
 from interest_workers.pipelines.metrics import Targets, ranking_metrics
 from interest_workers.pipelines.scores import EmbeddingScorer, top_k_items
@@ -48,6 +51,25 @@ def test_rp3beta_walks_and_penalises_popular_targets() -> None:
     assert penalised[0, 2] == pytest.approx(0.125) and penalised[0, 1] == pytest.approx(0.25)
     top1 = baselines.rp3beta_weights(g.to_csr(binary=True), 1.0, 1.0, k=1)
     assert top1.getnnz(axis=1).max() == 1
+
+
+def test_rp3beta_variants_differing_in_history_share_one_walk(monkeypatch) -> None:
+    g = make_graph([("a", "i1"), ("a", "i2"), ("b", "i1"), ("b", "i3"), ("c", "i3"), ("c", "i2")],
+                   ["i1", "i2", "i3"])
+    grid = variants("rp3beta", l2_grid=(), rp3_alphas=(0.5, 1.0), rp3_betas=(0.0, 0.5),
+                    sequence_decays=())
+    item_x = np.zeros((3, 2), np.float32)
+    user_x = np.zeros((3, 2), np.float32)
+    alone = [fit_variant(v, g, item_x, user_x).score(np.arange(3)) for v in grid]
+    walks = []
+    real = baselines.rp3beta_weights
+    monkeypatch.setattr(baselines, "rp3beta_weights",
+                        lambda *a, **k: walks.append(a[1:3]) or real(*a, **k))
+    shared: dict = {}
+    together = [fit_variant(v, g, item_x, user_x, shared).score(np.arange(3)) for v in grid]
+    assert all(np.array_equal(x, y) for x, y in zip(alone, together, strict=True))
+    # 8 variants (2 α × 2 β × 2 histories), 4 walks.
+    assert len(grid) == 8 and walks == [(0.5, 0.0), (0.5, 0.5), (1.0, 0.0), (1.0, 0.5)]
 
 
 def test_next_items_follow_the_order_and_baskets_count_both_ways() -> None:
@@ -107,6 +129,44 @@ def test_cold_items_are_scored_by_the_text_terms_alone_in_serving_and_validation
             vs.restrict(25)
             assert vs._pool is not None
         assert vs.evaluate(weights) == pytest.approx(m["recall@20"] + m["ndcg@20"])
+
+
+def _cold_case(target: int) -> tuple[ValidationScores, dict[str, np.ndarray]]:
+    """One user, items 0..3 warm (scores 4, 3, 2, 1), item 4 cold and like item 0 by text;
+    the user's held-out item is ``target``; a top-20 of five items ranks every item, so the
+    case is the rank of the target (NDCG)."""
+    item_x = np.array([[1, 0], [0.6, 0.8], [0, 1], [-0.6, 0.8], [1, 0]], np.float32)
+    cold = ColdItems(item_x, np.array([True, True, True, True, False]), k=1)
+    raw = np.array([[4.0, 3.0, 2.0, 1.0, 0.0]], np.float32)
+    targets = Targets(np.array([0]), [np.array([target])], np.array([1]),
+                      np.array([False] * 4 + [True]))
+    exclude = sp.csr_matrix((1, 5), dtype=np.float32)
+    filled = standardise(cold.fill(raw.copy()))
+    return (ValidationScores({"rp3beta": filled}, exclude, targets, cold=cold.cold),
+            {"rp3beta": standardise(raw)})
+
+
+def test_cold_items_are_scored_only_where_the_carve_shows_it_pays() -> None:
+    # The filled cold item (its neighbour's score, 4) ranks second, ahead of item 1.
+    scores, plain = _cold_case(target=1)
+    gain = compare_cold(scores, plain, {"rp3beta": 1.0})
+    assert gain is not None and gain.gain < 0 and not gain.kept
+    # The user takes the new item: the fill lifts it from last to second (one user: the standard
+    # error is undefined, so two users who both take it).
+    scores, plain = _cold_case(target=4)
+    two = ValidationScores({"rp3beta": np.repeat(scores.matrices["rp3beta"], 2, 0)},
+                           sp.csr_matrix((2, 5), dtype=np.float32),
+                           Targets(np.arange(2), [np.array([4])] * 2, np.array([1, 1]),
+                                   scores.targets.cold_items), cold=scores.cold)
+    gain = compare_cold(two, {"rp3beta": np.repeat(plain["rp3beta"], 2, 0)}, {"rp3beta": 1.0})
+    assert gain is not None and gain.gain > gain.se and gain.kept
+    # The target ranks first either way: a tie does not earn the fill its place.
+    scores, plain = _cold_case(target=0)
+    gain = compare_cold(scores, plain, {"rp3beta": 1.0})
+    assert gain is not None and gain.gain == 0 and not gain.kept
+    # No cold items in the carve: nothing to compare.
+    none = ValidationScores(dict(plain), scores.exclude, scores.targets, cold=np.zeros(0, int))
+    assert compare_cold(none, plain, {"rp3beta": 1.0}) is None
 
 
 def test_validation_per_user_scores_match_the_metrics() -> None:

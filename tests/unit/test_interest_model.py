@@ -177,6 +177,13 @@ def test_artefacts_round_trip_and_refuse_other_formats(tiny_graph, encoder, tmp_
     # The reloaded GCN embeds the training graph as the fitted one did.
     ue, _ = back.model.trained.embeddings("cpu")
     assert torch.allclose(ue, model.user_emb, atol=1e-6)
+    # Cold scoring as the carve chose it: served, saved and reloaded so.
+    on = replace(model, selection=replace(model.selection, cold_items=True))
+    off = replace(model, selection=replace(model.selection, cold_items=False))
+    assert on.scorer().cold is not None and off.scorer().cold is None
+    save_artefacts(tmp_path / "off" / "v2.pt", replace(art, model=off))
+    reloaded = load_artefacts(tmp_path / "off" / "v2.pt").model
+    assert reloaded.selection.cold_items is False and reloaded.scorer().cold is None
     torch.save({"format": ARTEFACT_FORMAT - 1}, tmp_path / "models" / "old.pt")
     (tmp_path / "models" / "junk.pt").write_bytes(b"not a model")
     for name in ("old", "junk"):

@@ -172,9 +172,12 @@ def load_artefacts(path: Path, device: str | torch.device | None = "cpu") -> Art
     sel = meta["selection"]
     chosen = {t: Variant(t, tuple(p.items())) for t, p in sel["variants"].items()}
     gain = sel.get("val_blend_gain")
+    cold_gain = sel.get("val_cold_gain")
     selection = Selection(sel["epochs"], chosen, sel["weights"], sel["val_score"],
                           sel["val_recall@20"], sel["val_singles"],
-                          None if gain is None else BlendGain(**gain))
+                          None if gain is None else BlendGain(**gain),
+                          bool(sel.get("cold_items", True)),
+                          None if cold_gain is None else BlendGain(**cold_gain))
     user_text_x = payload["user_text_x"].numpy()
     terms = {t: _term(v, payload["terms"], graph, trained.item_x, user_text_x)
              for t, v in chosen.items()}

@@ -239,8 +239,10 @@ class RP3Beta:
         self.k = k
         self.history_kind = history
 
-    def fit(self, graph: InteractionGraph) -> RP3Beta:
-        self.w = rp3beta_weights(graph.to_csr(binary=True), self.alpha, self.beta, self.k)
+    def fit(self, graph: InteractionGraph, weights: sp.csr_matrix | None = None) -> RP3Beta:
+        """Fit on ``graph``; ``weights``: its walk already computed with this α, β and k."""
+        self.w = (rp3beta_weights(graph.to_csr(binary=True), self.alpha, self.beta, self.k)
+                  if weights is None else weights)
         self.history = _history_rows(graph, self.history_kind)
         return self
 

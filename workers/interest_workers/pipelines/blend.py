@@ -81,8 +81,9 @@ def variants(term: str, *, l2_grid: Sequence[float], rp3_alphas: Sequence[float]
         return [Variant("ease", (("l2", l2), ("history", h)))
                 for h in ("binary", "weighted") for l2 in l2_grid]
     if term == "rp3beta":
+        # The history innermost: consecutive variants share the walk (see fit_variant).
         return [Variant("rp3beta", (("alpha", a), ("beta", b), ("history", h)))
-                for h in ("binary", "weighted") for a in rp3_alphas for b in rp3_betas]
+                for a in rp3_alphas for b in rp3_betas for h in ("binary", "weighted")]
     if term == "sequence":
         return [Variant("sequence", (("decay", d),)) for d in sequence_decays]
     if term in ("content", "popularity"):
@@ -91,13 +92,26 @@ def variants(term: str, *, l2_grid: Sequence[float], rp3_alphas: Sequence[float]
 
 
 def fit_variant(variant: Variant, graph: InteractionGraph, item_x: FloatArray,
-                user_text_x: FloatArray) -> Scorer:
-    """Fit one closed-form candidate on ``graph``."""
+                user_text_x: FloatArray, shared: dict[str, Any] | None = None) -> Scorer:
+    """Fit one closed-form candidate on ``graph``.
+
+    Args:
+        shared: Keeps the last RP3β walk between calls on the same graph: RP3β's item-item
+            weights come from the binary matrix whatever history the variant scores with, so
+            the variants that differ only in it (consecutive in :func:`variants`) fit it once.
+    """
     p = variant.as_dict()
     if variant.term == "ease":
         return baselines.EASE(p["l2"], history=p["history"]).fit(graph)
     if variant.term == "rp3beta":
-        return baselines.RP3Beta(p["alpha"], p["beta"], history=p["history"]).fit(graph)
+        term = baselines.RP3Beta(p["alpha"], p["beta"], history=p["history"])
+        if shared is None:
+            return term.fit(graph)
+        key = (id(graph), p["alpha"], p["beta"], term.k)
+        if shared.get("rp3beta_key") != key:
+            shared["rp3beta_key"], shared["rp3beta_w"] = key, term.fit(graph).w
+            return term
+        return term.fit(graph, weights=shared["rp3beta_w"])
     if variant.term == "sequence":
         return SequentialItemItem(p["decay"]).fit(graph)
     if variant.term == "content":
@@ -376,12 +390,14 @@ def choose_weights(scores: ValidationScores, grid: Sequence[float], rounds: int,
 
 @dataclass(frozen=True)
 class BlendGain:
-    """The chosen blend against the default term alone, on the validation users.
+    """A candidate against a simpler alternative, on the validation users: the chosen blend
+    against the default term alone (:func:`prefer_default`), or scoring cold items against
+    leaving them to the terms (:func:`compare_cold`).
 
     Attributes:
-        gain: Mean per-user difference in Recall@20 + NDCG@20 (blend minus default).
+        gain: Mean per-user difference in Recall@20 + NDCG@20 (candidate minus alternative).
         se: Its standard error.
-        kept: Whether the blend is served (``gain > se``).
+        kept: Whether the candidate is served.
     """
 
     gain: float
@@ -422,3 +438,43 @@ def prefer_default(scores: ValidationScores, weights: Mapping[str, float],
     if gain.kept:
         return weights, gain
     return {t: float(t == default) for t in weights}, gain
+
+
+def compare_cold(scores: ValidationScores, plain: Mapping[str, FloatArray],
+                 weights: Mapping[str, float]) -> BlendGain | None:
+    """Scoring cold items (:class:`ColdItems`, :func:`cold_blend`) against leaving them to the
+    terms' own scores, for the blend ``weights``, on the validation users.
+
+    Filling a new item's scores from its text neighbours is what makes it recommendable before
+    anyone touches it; where new items are rarely taken up soon, or text says little about what
+    is taken, the filled items only push items the user would take out of the list. The carve
+    holds items first touched in its held-out part, so it measures which of the two a shop is:
+    the fit asks it when the served blend has no text term (the one-SE rule rejected them, and
+    the cold scores would be a text-based guess alone), and holds the fill to the blend's
+    standard (:func:`prefer_default`): it is served only if it beats no fill by more than one
+    standard error of the paired per-user difference.
+
+    Args:
+        scores: Validation scores with the cold columns filled (``scores.cold`` set).
+        plain: The same standardised matrices without the fill, for the terms the fill changes
+            (the others are taken from ``scores``).
+        weights: The served blend.
+
+    Returns:
+        The comparison, or ``None`` when the carve has no cold items (nothing to compare).
+    """
+    if scores.cold is None or not len(scores.cold):
+        return None
+    names = [t for t, w in weights.items() if w]
+    w = {t: weights[t] for t in names}
+    filled = ValidationScores({t: scores.matrices[t] for t in names}, scores.exclude,
+                              scores.targets, cold=scores.cold)
+    bare = ValidationScores({t: plain.get(t, scores.matrices[t]) for t in names}, scores.exclude,
+                            scores.targets)
+    diff = filled.per_user(w) - bare.per_user(w)
+    n = len(diff)
+    se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    gain = BlendGain(float(diff.mean()), se, bool(diff.mean() > se))
+    logger.info("cold items scored against not: %+.4f ± %.4f (%s)", gain.gain, gain.se,
+                "scored" if gain.kept else "left to the terms")
+    return gain

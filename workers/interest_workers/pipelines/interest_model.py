@@ -38,6 +38,7 @@ from .blend import (
     ValidationScores,
     Variant,
     choose_weights,
+    compare_cold,
     fit_variant,
     prefer_default,
     standardise,
@@ -169,6 +170,11 @@ class Selection:
         singles: Each term's own Recall@20 + NDCG@20 there (its best variant).
         blend_gain: The searched blend against the default term there
             (:func:`~.blend.prefer_default`; None: not compared).
+        cold_items: Whether items nobody has touched are scored from their text neighbours
+            (:class:`~.blend.ColdItems`); else the terms score them as they do any item.
+        cold_gain: That choice on the carve (:func:`~.blend.compare_cold`), made when no text
+            term is served (None: a text term is served, the carve had no cold items, or no
+            carve).
     """
 
     epochs: int
@@ -178,13 +184,17 @@ class Selection:
     val_recall: float | None
     singles: dict[str, float] = field(default_factory=dict)
     blend_gain: BlendGain | None = None
+    cold_items: bool = True
+    cold_gain: BlendGain | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "weights": dict(self.weights),
                 "variants": {k: v.as_dict() for k, v in self.variants.items()},
                 "val_score": self.val_score, "val_recall@20": self.val_recall,
                 "val_singles": dict(self.singles),
-                "val_blend_gain": None if self.blend_gain is None else self.blend_gain.as_dict()}
+                "val_blend_gain": None if self.blend_gain is None else self.blend_gain.as_dict(),
+                "cold_items": self.cold_items,
+                "val_cold_gain": None if self.cold_gain is None else self.cold_gain.as_dict()}
 
 
 @dataclass
@@ -232,8 +242,8 @@ class InterestModel:
                 terms[name] = term.with_history(graph)
         warm = np.zeros(graph.num_items, bool)
         warm[: base.num_items] = base.item_degree() > 0
-        return BlendScorer(terms, self.selection.weights,
-                           ColdItems(item_x, warm, self.cold_neighbours))
+        cold = ColdItems(item_x, warm, self.cold_neighbours) if self.selection.cold_items else None
+        return BlendScorer(terms, self.selection.weights, cold)
 
 
 def new_gcn(graph: InteractionGraph, text_dim: int, config: FitConfig) -> TextGCN:
@@ -262,33 +272,45 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     cold = ColdItems(item_x, sub.item_degree() > 0, config.cold_neighbours)
     scores = ValidationScores({}, sp.csr_matrix(exclude[rows]), local, cold=cold.cold)
 
-    def matrix(name: str, scorer: Scorer) -> FloatArray:
+    def matrix(name: str, scorer: Scorer) -> tuple[FloatArray, FloatArray | None]:
+        """Standardised scores with the cold columns filled, and without (``None``: the same)."""
         s = np.asarray(scorer.score(rows), dtype=np.float32)
-        if name not in TEXT_TERMS:
-            s = cold.fill(np.array(s, copy=True))
-        return standardise(s)
+        if name in TEXT_TERMS or not len(cold.cold):
+            return standardise(s), None
+        return standardise(cold.fill(np.array(s, copy=True))), standardise(s)
 
-    scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie))
+    scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie))[0]
     singles = {"gcn": scores.evaluate({"gcn": 1.0})}
     chosen: dict[str, Variant] = {}
+    plain: dict[str, FloatArray] = {}
+    shared: dict[str, Any] = {}
     for term in config.terms_for(sub.num_items):
         if term == "gcn":
             continue
         for variant in config.variants(term):
-            m = matrix(term, fit_variant(variant, sub, item_x, user_text_x))
+            m, bare = matrix(term, fit_variant(variant, sub, item_x, user_text_x, shared))
             value = ValidationScores({term: m}, scores.exclude, local).evaluate({term: 1.0})
             logger.debug("validation %s: %.4f", variant, value)
             if term not in singles or value > singles[term]:
                 singles[term], chosen[term] = value, variant
                 scores.matrices[term] = m
+                if bare is not None:
+                    plain[term] = bare
     weights, best = choose_weights(scores, config.blend_grid, config.blend_rounds,
                                    resamples=config.blend_resamples, seed=config.seed)
     weights, gain = prefer_default(scores, weights)
     if gain is not None and not gain.kept:
         best = scores.evaluate(weights)
     weights = {t: w for t, w in weights.items() if w}
+    # Text terms in the served blend earned their place on the carve with cold items scored by
+    # them; without one, the only cold scores are imputed from text neighbours, and the carve
+    # must show that this text-based guess pays too (blend.compare_cold).
+    served_text = any(t in TEXT_TERMS for t in weights)
+    cold_gain = None if served_text else compare_cold(scores, plain, weights)
+    cold_items = served_text or (cold_gain is not None and cold_gain.kept)
     kept = {t: v for t, v in chosen.items() if t in weights}
-    return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles, gain)
+    return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles, gain,
+                     cold_items, cold_gain)
 
 
 def fit(
