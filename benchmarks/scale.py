@@ -354,6 +354,7 @@ def main() -> None:
             runs.append(run)
             print(f"×{factor}: full refresh {run['full_refresh_s']:.0f}s, peak "
                   f"{run['peak_rss_mb']:,} MB", file=sys.stderr)
+            print(json.dumps(run), file=sys.stderr)  # kept if a later factor is stopped
             if factor != largest:
                 continue
             from api import measure as measure_api
@@ -401,8 +402,8 @@ def main() -> None:
     result.update(extra)
     if not shard_repeat:
         result["shard_speedup_note"] = (
-            f"not measured: the {largest}× run was not repeated with 2 workers (--shard-repeat);"
-            " the full refresh is still one Celery task, so a second worker has nothing to share")
+            f"not measured: the {largest}× run was not repeated with 2 workers (--shard-repeat,"
+            " by default at 16× and above; below SHARD_USERS users there is one shard)")
     print(json.dumps(result))
 
 
