@@ -408,6 +408,15 @@ class BlendGain:
         return {"gain": self.gain, "se": self.se, "kept": self.kept}
 
 
+def paired_gain(candidate: np.ndarray, alternative: np.ndarray) -> BlendGain:
+    """The one-standard-error rule on per-user scores: the candidate is kept only if its mean
+    paired gain over the alternative exceeds the gain's standard error."""
+    diff = candidate - alternative
+    n = len(diff)
+    se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    return BlendGain(float(diff.mean()), se, bool(diff.mean() > se))
+
+
 def prefer_default(scores: ValidationScores, weights: Mapping[str, float],
                    default: str = DEFAULT_TERM) -> tuple[dict[str, float], BlendGain | None]:
     """The blend ``weights`` if they beat ``default`` alone by more than one standard error of
@@ -429,10 +438,7 @@ def prefer_default(scores: ValidationScores, weights: Mapping[str, float],
     weights = dict(weights)
     if default not in scores.matrices or not any(w for t, w in weights.items() if t != default):
         return weights, None
-    diff = scores.per_user(weights) - scores.per_user({default: 1.0})
-    n = len(diff)
-    se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
-    gain = BlendGain(float(diff.mean()), se, bool(diff.mean() > se))
+    gain = paired_gain(scores.per_user(weights), scores.per_user({default: 1.0}))
     logger.info("blend against %s alone: %+.4f ± %.4f (%s)", default, gain.gain, gain.se,
                 "blend served" if gain.kept else f"{default} served")
     if gain.kept:
@@ -471,10 +477,7 @@ def compare_cold(scores: ValidationScores, plain: Mapping[str, FloatArray],
                               scores.targets, cold=scores.cold)
     bare = ValidationScores({t: plain.get(t, scores.matrices[t]) for t in names}, scores.exclude,
                             scores.targets)
-    diff = filled.per_user(w) - bare.per_user(w)
-    n = len(diff)
-    se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
-    gain = BlendGain(float(diff.mean()), se, bool(diff.mean() > se))
+    gain = paired_gain(filled.per_user(w), bare.per_user(w))
     logger.info("cold items scored against not: %+.4f ± %.4f (%s)", gain.gain, gain.se,
                 "scored" if gain.kept else "left to the terms")
     return gain

@@ -273,29 +273,30 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     scores = ValidationScores({}, sp.csr_matrix(exclude[rows]), local, cold=cold.cold)
 
     def matrix(name: str, scorer: Scorer) -> tuple[FloatArray, FloatArray | None]:
-        """Standardised scores with the cold columns filled, and without (``None``: the same)."""
+        """Standardised scores with the cold columns filled, and the raw scores the fill changed
+        (``None``: it changes nothing)."""
         s = np.asarray(scorer.score(rows), dtype=np.float32)
         if name in TEXT_TERMS or not len(cold.cold):
             return standardise(s), None
-        return standardise(cold.fill(np.array(s, copy=True))), standardise(s)
+        return standardise(cold.fill(np.array(s, copy=True))), s
 
     scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie))[0]
     singles = {"gcn": scores.evaluate({"gcn": 1.0})}
     chosen: dict[str, Variant] = {}
-    plain: dict[str, FloatArray] = {}
+    unfilled: dict[str, FloatArray] = {}  # the chosen variant's raw scores, per term
     shared: dict[str, Any] = {}
     for term in config.terms_for(sub.num_items):
         if term == "gcn":
             continue
         for variant in config.variants(term):
-            m, bare = matrix(term, fit_variant(variant, sub, item_x, user_text_x, shared))
+            m, raw = matrix(term, fit_variant(variant, sub, item_x, user_text_x, shared))
             value = ValidationScores({term: m}, scores.exclude, local).evaluate({term: 1.0})
             logger.debug("validation %s: %.4f", variant, value)
             if term not in singles or value > singles[term]:
                 singles[term], chosen[term] = value, variant
                 scores.matrices[term] = m
-                if bare is not None:
-                    plain[term] = bare
+                if raw is not None:
+                    unfilled[term] = raw
     weights, best = choose_weights(scores, config.blend_grid, config.blend_rounds,
                                    resamples=config.blend_resamples, seed=config.seed)
     weights, gain = prefer_default(scores, weights)
@@ -306,7 +307,8 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     # them; without one, the only cold scores are imputed from text neighbours, and the carve
     # must show that this text-based guess pays too (blend.compare_cold).
     served_text = any(t in TEXT_TERMS for t in weights)
-    cold_gain = None if served_text else compare_cold(scores, plain, weights)
+    cold_gain = None if served_text else compare_cold(
+        scores, {t: standardise(unfilled[t]) for t in weights if t in unfilled}, weights)
     cold_items = served_text or (cold_gain is not None and cold_gain.kept)
     kept = {t: v for t, v in chosen.items() if t in weights}
     return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles, gain,
