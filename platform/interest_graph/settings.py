@@ -91,7 +91,15 @@ class Settings:
     #: sample when there are more; every user is then assigned to the nearest centroid).
     segment_fit_users: int = 50000
     #: Catalogues larger than this leave the dense items × items terms (EASE) out of the blend.
-    dense_item_limit: int = 20000
+    dense_item_limit: int = 8000
+    #: Users the model's choices (epochs, variants, blend) are made on: above this many, a seeded
+    #: sample of them with their edges; the chosen model is then fitted on every user.
+    select_users: int = 20000
+    #: Graphs with more edges than this train the GCN on sampled subgraphs (a share of the users
+    #: with all their edges per step) instead of propagating over the whole graph every step;
+    #: 0: never (the default: on CPU, full-batch reached a better model in less time up to 16×
+    #: Online Retail, see docs/scale.md).
+    sampled_edges: int = 0
     #: Scheduling priority (nice value, 0-19) the worker processes run at: refreshes are batch
     #: work and yield the CPU to the API and the store on a shared machine. 0 disables it.
     worker_nice: int = 10
@@ -162,6 +170,8 @@ class Settings:
                           ("SHARD_USERS", "shard_users"),
                           ("SEGMENT_FIT_USERS", "segment_fit_users"),
                           ("DENSE_ITEM_LIMIT", "dense_item_limit"),
+                          ("SELECT_USERS", "select_users"),
+                          ("SAMPLED_EDGES", "sampled_edges"),
                           ("WORKER_NICE", "worker_nice")):
             if (v := get(name)) is not None:
                 kwargs[key] = _int(name, v)

@@ -53,7 +53,9 @@ def test_rp3beta_walks_and_penalises_popular_targets() -> None:
     assert top1.getnnz(axis=1).max() == 1
 
 
-def test_rp3beta_variants_differing_in_history_share_one_walk(monkeypatch) -> None:
+def test_rp3beta_variants_of_one_alpha_share_one_walk(monkeypatch) -> None:
+    """Histories and popularity penalties (β) only rescale rows and columns of the walk: one
+    product per α serves every β and both histories, with the scores of separate fits."""
     g = make_graph([("a", "i1"), ("a", "i2"), ("b", "i1"), ("b", "i3"), ("c", "i3"), ("c", "i2")],
                    ["i1", "i2", "i3"])
     grid = variants("rp3beta", l2_grid=(), rp3_alphas=(0.5, 1.0), rp3_betas=(0.0, 0.5),
@@ -65,11 +67,11 @@ def test_rp3beta_variants_differing_in_history_share_one_walk(monkeypatch) -> No
     real = baselines.rp3beta_weights
     monkeypatch.setattr(baselines, "rp3beta_weights",
                         lambda *a, **k: walks.append(a[1:3]) or real(*a, **k))
-    shared: dict = {}
+    shared: dict = {"rp3beta_betas": (0.0, 0.5)}
     together = [fit_variant(v, g, item_x, user_x, shared).score(np.arange(3)) for v in grid]
     assert all(np.array_equal(x, y) for x, y in zip(alone, together, strict=True))
-    # 8 variants (2 α × 2 β × 2 histories), 4 walks.
-    assert len(grid) == 8 and walks == [(0.5, 0.0), (0.5, 0.5), (1.0, 0.0), (1.0, 0.5)]
+    # 8 variants (2 α × 2 β × 2 histories), 2 walks, each for both β.
+    assert len(grid) == 8 and walks == [(0.5, [0.0, 0.5]), (1.0, [0.0, 0.5])]
 
 
 def test_next_items_follow_the_order_and_baskets_count_both_ways() -> None:
@@ -266,8 +268,17 @@ def test_rp3beta_in_item_blocks_equals_the_dense_walk() -> None:
         got = baselines.rp3beta_weights(x, 0.8, 0.4, 7, block=block)
         assert got.shape == (157, 157) and got.dtype == np.float32
         assert (got != whole).nnz == 0, block  # the same neighbours, whatever the block
-    # Each row keeps its 7 largest weights.
+    # Each row keeps its 7 largest weights; of tied weights, the lower items.
     assert (np.diff(whole.indptr) <= 7).all()
+    want32 = want.astype(np.float32)
+    for i in range(157):
+        order = np.lexsort((np.arange(157), -want32[i]))
+        expected = np.sort([j for j in order[:7] if want32[i, j] > 0])
+        assert np.array_equal(whole[i].indices, expected), i
+    # Several β from one product equal separate walks.
+    pair = baselines.rp3beta_weights(x, 0.8, [0.0, 0.4], 7, block=10)
+    assert (pair[1] != whole).nnz == 0
+    assert (pair[0] != baselines.rp3beta_weights(x, 0.8, 0.0, 7)).nnz == 0
     for i in range(157):
         kept = np.sort(whole[i].data)[::-1]
         assert np.allclose(kept, np.sort(want[i])[::-1][: len(kept)], atol=1e-7)

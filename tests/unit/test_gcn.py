@@ -33,13 +33,13 @@ def features(graph, encoder) -> Feats:
     return Feats(user_features(graph, f.item_x, f.user_text_x), f.item_x)
 
 
-def _fit(tiny_graph, encoder, *, seed: int = 0, epochs: int = 30):
+def _fit(tiny_graph, encoder, *, seed: int = 0, epochs: int = 30, sampled: bool = False):
     feats = features(tiny_graph, encoder)
     seed_everything(seed)
     model = TextGCN(tiny_graph.num_users, tiny_graph.num_items, encoder.dim, embedding_dim=16)
     res = train_gcn(
         model, tiny_graph, feats.user_x, feats.item_x, epochs=epochs, lr=0.05, batch_size=4,
-        seed=seed, device="cpu",
+        seed=seed, device="cpu", sampled=sampled,
     )
     return model, feats, res
 
@@ -100,8 +100,9 @@ def test_propagation_operator_equals_the_masked_adjacency(tiny_graph, encoder) -
     assert grads[1][2][tiny_graph.items.index("tea2")].abs().sum() == 0  # id dropped out
 
 
-def test_training_learns_the_two_clusters(tiny_graph, encoder) -> None:
-    model, feats, res = _fit(tiny_graph, encoder)
+@pytest.mark.parametrize("sampled", [False, True], ids=["full-batch", "sampled"])
+def test_training_learns_the_two_clusters(tiny_graph, encoder, sampled) -> None:
+    model, feats, res = _fit(tiny_graph, encoder, sampled=sampled, epochs=40 if sampled else 30)
     assert res.history[-1][1] < res.history[0][1]
     ue, ie = embed(model, tiny_graph, feats.user_x, feats.item_x, device="cpu")
     u1 = tiny_graph.users.index("u1")
@@ -113,6 +114,37 @@ def test_training_learns_the_two_clusters(tiny_graph, encoder) -> None:
     new = tiny_graph.items.index("new")
     u4 = tiny_graph.users.index("u4")
     assert float(ue[u1] @ ie[new]) > float(ue[u4] @ ie[new])
+
+
+def test_a_sampled_step_estimates_the_whole_graphs_propagation(tiny_graph) -> None:
+    """A step's subgraph: its users' rows are the whole graph's; its items' rows, rescaled by
+    ``U / |S|``, average to the whole graph's over the shares of an epoch (unbiased)."""
+    from interest_workers.pipelines.training import _UserSampler
+
+    g = tiny_graph
+    U, N = g.num_users, g.num_users + g.num_items
+    whole = propagation(g.edge_index, g.edge_weight, U, N).matrix.to_dense()
+    sampler = _UserSampler(g, "log1p")
+    warm = torch.from_numpy(np.flatnonzero(g.item_degree() > 0))
+    x = torch.randn(N, 3, generator=torch.Generator().manual_seed(0))
+    shares = torch.arange(U).chunk(2)
+    item_sum = torch.zeros(g.num_items, 3)
+    for chosen in shares:
+        edges, negs, local_user, local_item, items, op = sampler.step(
+            chosen, warm, torch.Generator().manual_seed(1), torch.device("cpu"))
+        assert sorted(g.edge_index[0, edges].tolist()) == sorted(
+            u for u in g.edge_index[0].tolist() if u in set(chosen.tolist()))
+        assert len(negs) == len(edges) and set(negs.tolist()) <= set(warm.tolist())
+        local_x = torch.cat([x[chosen], x[U + items]])
+        out = op.apply(local_x)
+        assert torch.allclose(out[: len(chosen)], (whole @ x)[chosen], atol=1e-6)
+        item_sum[items] += out[len(chosen):]
+        # Its gradient is the transpose's product.
+        local_x.requires_grad_(True)
+        grad = torch.autograd.grad(op.apply(local_x).sum(), local_x)[0]
+        assert torch.allclose(grad, op.transpose.to_dense() @ torch.ones_like(local_x), atol=1e-6)
+    # (An item without edges keeps its own row in the whole graph; no step holds it.)
+    assert torch.allclose((item_sum / len(shares))[warm], (whole @ x)[U:][warm], atol=1e-5)
 
 
 def test_same_seed_same_result_and_early_stopping(tiny_graph, encoder) -> None:

@@ -113,6 +113,56 @@ def test_above_the_dense_item_limit_no_term_is_items_by_items_dense(tiny_graph, 
     assert isinstance(small.terms["rp3beta"], baselines.RP3Beta)
 
 
+def test_user_subgraph_keeps_the_users_edges_over_the_items_they_touched() -> None:
+    pairs = [("a", "i1"), ("a", "i2"), ("b", "i2"), ("b", "i3"), ("c", "i4")]
+    g = make_graph(pairs, ["i1", "i2", "i3", "i4", "cold"], weights=[1.0, 2.0, 3.0, 4.0, 5.0],
+                   first_ts=[1.0, 2.0, 3.0, 4.0, 5.0])
+    sub, items = g.user_subgraph(np.array([0, 2]))
+    assert sub.users.ids == ("a", "c") and sub.items.ids == ("i1", "i2", "i4")
+    assert items.tolist() == [0, 1, 3]
+    got = {(sub.users.ids[u], sub.items.ids[i], float(w), float(t)) for (u, i), w, t in zip(
+        sub.edge_index.t().tolist(), sub.edge_weight, sub.edge_first_ts, strict=True)}
+    assert got == {("a", "i1", 1.0, 1.0), ("a", "i2", 2.0, 2.0), ("c", "i4", 5.0, 5.0)}
+    with pytest.raises(ValueError, match="ascending"):
+        g.user_subgraph(np.array([2, 0]))
+
+
+def test_above_select_users_the_choices_are_made_on_a_sample(tiny_graph, encoder,
+                                                             monkeypatch) -> None:
+    """Choosing (carve, GCN with early stopping, every variant, the blend) runs on a seeded
+    sample of ``select_users`` users and the items they touched; the model is then fitted on
+    every user and item, and EASE's ridge strength is scaled to the whole graph."""
+    from interest_workers.pipelines import interest_model
+
+    seen = []
+    real = interest_model._select
+
+    def spy(sub, targets, exclude, item_x, user_text_x, config, batch_size, catalogue):
+        seen.append((sub.num_users, sub.num_items, item_x.shape[0], exclude.shape, catalogue))
+        return real(sub, targets, exclude, item_x, user_text_x, config, batch_size, catalogue)
+
+    monkeypatch.setattr(interest_model, "_select", spy)
+    n_users, n_items = tiny_graph.num_users, tiny_graph.num_items
+    half = n_users // 2
+    config = replace(CONFIG, select_users=half, terms=("gcn", "ease"), l2_grid=(10.0,))
+    model = _fit(tiny_graph, encoder, config)
+    (users, items, x_rows, shape, catalogue), = seen
+    assert users == half and items == x_rows and shape == (half, items) and items <= n_items
+    assert catalogue == n_items  # the terms allowed are the whole catalogue's
+    sel = model.selection
+    assert sel.selected_on == half and sel.as_dict()["selected_on_users"] == half
+    assert model.user_emb.shape[0] == n_users and model.item_emb.shape[0] == n_items
+    # EASE, chosen on the sample, is served with λ scaled to every user.
+    assert sel.variants["ease"].as_dict()["l2"] == pytest.approx(10.0 * n_users / half)
+    assert model.terms["ease"].l2 == pytest.approx(10.0 * n_users / half)
+    assert config.selection_users(tiny_graph).tolist() == \
+        config.selection_users(tiny_graph).tolist()  # seeded
+    # At or under the limit every user is used, as before.
+    seen.clear()
+    whole = _fit(tiny_graph, encoder, replace(config, select_users=n_users))
+    assert seen[0][0] == n_users and whole.selection.selected_on is None
+
+
 def test_serve_excludes_what_was_consumed_not_what_was_viewed(tiny_graph, encoder) -> None:
     model = _fit(tiny_graph, encoder)
     u1 = tiny_graph.users.index("u1")

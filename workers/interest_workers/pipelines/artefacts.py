@@ -177,7 +177,8 @@ def load_artefacts(path: Path, device: str | torch.device | None = "cpu") -> Art
                           sel["val_recall@20"], sel["val_singles"],
                           None if gain is None else BlendGain(**gain),
                           bool(sel.get("cold_items", True)),
-                          None if cold_gain is None else BlendGain(**cold_gain))
+                          None if cold_gain is None else BlendGain(**cold_gain),
+                          sel.get("selected_on_users"))
     user_text_x = payload["user_text_x"].numpy()
     terms = {t: _term(v, payload["terms"], graph, trained.item_x, user_text_x)
              for t, v in chosen.items()}

@@ -9,6 +9,8 @@ cornac's Mult-VAE, PyG's LightGCN) are in :mod:`~interest_workers.pipelines.peer
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -168,31 +170,42 @@ class EASE:
         return np.asarray(self.history[users] @ self.b, dtype=np.float32)
 
 
-#: Weights of the RP3β product made dense at once (float64: 512 MB), in blocks of whole item rows
-#: (at most 1,024 of them): memory ``block × I``, never ``I²``.
-BLOCK_CELLS = 1 << 26
+#: Product entries handled at once when keeping each item row's top ``k`` (in blocks of whole
+#: item rows): memory is bounded by this, never ``I²``.
+BLOCK_NNZ = 1 << 23
 
 
-def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
-                    block: int | None = None) -> sp.csr_matrix:
-    """RP3β item-item weights (Paudel et al. 2017, as in Dacrema et al.'s reference code).
+def top_k_per_row(m: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
+    """Keep each row's ``k`` largest stored entries (ties: the lower column), dropping zeros.
 
-    The 3-step random walk item → user → item, ``W = P_iu^α · P_ui^α``, with each column divided by
-    the target item's popularity to the power ``β``; the diagonal is zero and each row keeps its
-    ``k`` largest weights. Computed ``block`` item rows at a time, so only ``block × I`` weights
-    are ever dense (the result holds ``I × k``).
+    Works on the stored entries alone (``O(nnz log nnz)``), never on a dense row. Entries are
+    compared as float32, the precision the weights are kept in.
 
-    Args:
-        x: ``(U, I)`` binary user×item matrix.
-        alpha: Power on the transition probabilities.
-        beta: Popularity penalty (0 = plain P³α).
-        k: Neighbours kept per item (``None``: all).
-        block: Item rows per dense block (default: 1,024, fewer when ``I`` is so large that
-            :data:`BLOCK_CELLS` would be exceeded).
-
-    Returns:
-        ``(I, I)`` float32 CSR.
+    Raises:
+        ValueError: a negative entry.
     """
+    m = sp.csr_matrix(m, dtype=np.float32, copy=True)  # the caller's arrays stay as they are
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    counts = np.diff(m.indptr)
+    if k is None or not len(counts) or counts.max() <= k:
+        return m
+    if (m.data < 0).any():
+        raise ValueError("top_k_per_row takes non-negative entries")
+    # One int64 key per entry: the row, then the float32 bits inverted (a non-negative float's
+    # bits order as the float does). A stable sort keeps the columns ascending within ties.
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), counts)
+    key = (rows << 31) | (~m.data.view(np.int32) & 0x7FFFFFFF).astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    rank = np.arange(m.nnz) - m.indptr[rows]  # the sort keeps each row's segment in place
+    keep = np.sort(order[rank < k])
+    return sp.csr_matrix((m.data[keep], m.indices[keep],
+                          np.concatenate([[0], np.cumsum(np.minimum(counts, k))])),
+                         shape=m.shape)
+
+
+def rp3beta_walk(x: sp.csr_matrix, alpha: float) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The two transition matrices of RP3β's walk, raised to ``alpha``: ``(P_iu^α, P_ui^α)``."""
     x = sp.csr_matrix(x, dtype=np.float64)
     x.data[:] = 1.0
     p_ui = sp.csr_matrix(sp.diags(1.0 / np.maximum(np.asarray(x.sum(1)).ravel(), 1)) @ x)
@@ -200,25 +213,65 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
     p_iu = sp.csr_matrix(sp.diags(1.0 / np.maximum(np.asarray(xt.sum(1)).ravel(), 1)) @ xt)
     p_ui.data **= alpha
     p_iu.data **= alpha
-    pop = np.asarray(x.sum(0)).ravel()
-    penalty = np.where(pop > 0, np.maximum(pop, 1) ** -beta, 0.0)
+    return p_iu, p_ui
+
+
+@overload
+def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
+                    block: int | None = None) -> sp.csr_matrix: ...
+
+
+@overload
+def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: Sequence[float], k: int | None,
+                    block: int | None = None) -> list[sp.csr_matrix]: ...
+
+
+def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float | Sequence[float],
+                    k: int | None, block: int | None = None
+                    ) -> sp.csr_matrix | list[sp.csr_matrix]:
+    """RP3β item-item weights (Paudel et al. 2017, as in Dacrema et al.'s reference code).
+
+    The 3-step random walk item → user → item, ``W = P_iu^α · P_ui^α``, with each column divided by
+    the target item's popularity to the power ``β``; the diagonal is zero and each row keeps its
+    ``k`` largest weights (ties: the lower item). The product is sparse (two items are linked only
+    through a user who touched both) and is taken ``block`` item rows at a time, each row's top
+    ``k`` kept from its stored entries: time and memory follow the co-occurrences
+    (``Σ_users degree²``), never ``I²``.
+
+    Args:
+        x: ``(U, I)`` binary user×item matrix.
+        alpha: Power on the transition probabilities.
+        beta: Popularity penalty (0 = plain P³α); a sequence gives one matrix per value from one
+            product (the penalty only rescales columns).
+        k: Neighbours kept per item (``None``: all).
+        block: Item rows per product block (default: as many as keep a block's walks near
+            :data:`BLOCK_NNZ`).
+
+    Returns:
+        ``(I, I)`` float32 CSR, or a list of them for a sequence of ``beta``.
+    """
+    betas = [float(b) for b in beta] if isinstance(beta, Sequence) else [float(beta)]
+    p_iu, p_ui = rp3beta_walk(x, alpha)
+    pop = np.diff(sp.csc_matrix(x).indptr)
+    penalties = [np.where(pop > 0, np.maximum(pop, 1) ** -b, 0.0) for b in betas]
     n = x.shape[1]
     if block is None:
-        block = max(1, min(1024, BLOCK_CELLS // max(n, 1)))
-    parts = []
+        # A row's product entries are at most the walks from it: Σ over its users of their degree.
+        walks = p_iu.astype(bool).astype(np.float64) @ np.diff(p_ui.indptr).astype(np.float64)
+        block = max(1, min(4096, int(BLOCK_NNZ // max(float(np.mean(walks)) if n else 0.0, 1.0))))
+    parts: list[list[sp.csr_matrix]] = [[] for _ in betas]
     for start in range(0, n, block):
-        rows = np.arange(start, min(start + block, n))
-        w = (p_iu[rows] @ p_ui).toarray() * penalty[None, :]
-        w[np.arange(len(rows)), rows] = 0.0
-        if k is not None and k < n:
-            cut = np.argpartition(-w, k, axis=1)[:, k:]
-            np.put_along_axis(w, cut, 0.0, axis=1)
-        part = sp.csr_matrix(w.astype(np.float32))
-        part.eliminate_zeros()
-        parts.append(part)
-    if not parts:
-        return sp.csr_matrix((0, 0), dtype=np.float32)
-    return sp.csr_matrix(sp.vstack(parts, format="csr"))
+        product = sp.csr_matrix(p_iu[start : start + block] @ p_ui)
+        product.sort_indices()
+        rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
+        product.data[product.indices == rows + start] = 0.0  # no item is its own neighbour
+        for out, penalty in zip(parts, penalties, strict=True):
+            w = sp.csr_matrix((product.data * penalty[product.indices], product.indices,
+                               product.indptr), shape=product.shape)
+            out.append(top_k_per_row(w, k))
+    results = [sp.csr_matrix(sp.vstack(p, format="csr")) if p
+               else sp.csr_matrix((0, 0), dtype=np.float32) for p in parts]
+    return results if isinstance(beta, Sequence) else results[0]
 
 
 class RP3Beta:

@@ -97,8 +97,10 @@ def fit_variant(variant: Variant, graph: InteractionGraph, item_x: FloatArray,
 
     Args:
         shared: Keeps the last RP3β walk between calls on the same graph: RP3β's item-item
-            weights come from the binary matrix whatever history the variant scores with, so
-            the variants that differ only in it (consecutive in :func:`variants`) fit it once.
+            weights come from the binary matrix whatever history the variant scores with, and
+            its popularity penalty only rescales the walk's columns, so one product per ``α``
+            serves every ``β`` listed in ``shared["rp3beta_betas"]`` and both histories
+            (consecutive in :func:`variants`).
     """
     p = variant.as_dict()
     if variant.term == "ease":
@@ -107,11 +109,13 @@ def fit_variant(variant: Variant, graph: InteractionGraph, item_x: FloatArray,
         term = baselines.RP3Beta(p["alpha"], p["beta"], history=p["history"])
         if shared is None:
             return term.fit(graph)
-        key = (id(graph), p["alpha"], p["beta"], term.k)
-        if shared.get("rp3beta_key") != key:
-            shared["rp3beta_key"], shared["rp3beta_w"] = key, term.fit(graph).w
-            return term
-        return term.fit(graph, weights=shared["rp3beta_w"])
+        key = (id(graph), p["alpha"], term.k)
+        if shared.get("rp3beta_key") != key or float(p["beta"]) not in shared.get("rp3beta_w", {}):
+            betas = sorted({float(p["beta"]), *shared.get("rp3beta_betas", ())})
+            walks = baselines.rp3beta_weights(graph.to_csr(binary=True), p["alpha"], betas,
+                                              term.k)
+            shared["rp3beta_key"], shared["rp3beta_w"] = key, dict(zip(betas, walks))
+        return term.fit(graph, weights=shared["rp3beta_w"][float(p["beta"])])
     if variant.term == "sequence":
         return SequentialItemItem(p["decay"]).fit(graph)
     if variant.term == "content":

@@ -133,6 +133,33 @@ class InteractionGraph:
             (values.astype(np.float32), (u, i)), shape=(self.num_users, self.num_items)
         )
 
+    def user_subgraph(self, users: IndexArray) -> tuple[InteractionGraph, IndexArray]:
+        """The given users with all their edges, over the items they touched.
+
+        Args:
+            users: Ascending user indices.
+
+        Returns:
+            ``(graph, items)``: users ``j`` and items ``k`` of the subgraph are ``users[j]`` and
+            ``items[k]`` here (both ascending).
+        """
+        users = np.asarray(users, np.int64)
+        if len(users) and (np.diff(users) <= 0).any():
+            raise ValueError("users must be ascending and distinct")
+        u, i = self.edge_index.numpy()
+        new_user = np.full(self.num_users, -1, np.int64)
+        new_user[users] = np.arange(len(users))
+        keep = new_user[u] >= 0
+        items = np.unique(i[keep])
+        new_item = np.full(self.num_items, -1, np.int64)
+        new_item[items] = np.arange(len(items))
+        index = torch.from_numpy(np.stack([new_user[u[keep]], new_item[i[keep]]]))
+        mask = torch.from_numpy(keep)
+        sub = InteractionGraph(IdMap(self.users.ids[j] for j in users),
+                               IdMap(self.items.ids[k] for k in items), index,
+                               self.edge_weight[mask], self.edge_first_ts[mask])
+        return sub, items
+
     def edge_subgraph(self, keep: torch.Tensor) -> InteractionGraph:
         """The same nodes with only the edges where ``keep`` (``(E,)`` bool) is true."""
         return InteractionGraph(self.users, self.items, self.edge_index[:, keep],

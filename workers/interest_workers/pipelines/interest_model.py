@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -92,11 +93,19 @@ class FitConfig:
         blend_resamples: Bootstrap resamples of the validation users the weights are averaged
             over (0: one ascent on all of them).
         cold_neighbours: Text neighbours that score an item nobody has touched.
-        max_validation_cells: Bound on validation users × items scored densely.
+        max_validation_cells: Bound on validation users × items scored densely (the blend
+            search's and the GCN's early stopping: a seeded sample of the carved users above it).
+        sampled_edges: Above this many edges the GCN trains on sampled subgraphs (see
+            :func:`~.training.train_gcn`'s ``sampled``); ``None`` or 0: always full-batch.
         dense_item_limit: Above this many items the dense item-item terms
             (:data:`DENSE_TERMS`) are left out of the blend, so nothing is ``items × items``
             dense: RP3β, kept sparse (top-k neighbours per item, built in item blocks), is the
             item-item term the validation blend chooses from. ``None``: no limit.
+        select_users: Above this many users the choices are made on a seeded sample of this many
+            users with all their edges (over the items they touched), so that choosing costs
+            the same however large the shop grows; the model is then fitted on every user.
+            EASE's ridge strength is scaled by the users' ratio (its Gram matrix grows with
+            them). ``None``: every user.
         holdout: Share of each user's edges carved for validation.
         min_items: Users with fewer edges are not carved.
         seed: Seeds initialisation, shuffling, negative sampling and the validation sample.
@@ -121,7 +130,9 @@ class FitConfig:
     blend_resamples: int = 8
     cold_neighbours: int = 20
     max_validation_cells: int = 20_000_000
-    dense_item_limit: int | None = 20_000
+    dense_item_limit: int | None = 8_000
+    select_users: int | None = 20_000
+    sampled_edges: int | None = None
     holdout: float = 0.2
     min_items: int = 5
     seed: int = 0
@@ -138,7 +149,9 @@ class FitConfig:
         """The production config: epoch budget, seed, device and dense item limit from the
         settings."""
         return cls(max_epochs=settings.train_epochs, seed=settings.seed, device=settings.device,
-                   dense_item_limit=settings.dense_item_limit)
+                   dense_item_limit=settings.dense_item_limit,
+                   select_users=settings.select_users,
+                   sampled_edges=settings.sampled_edges or None)
 
     def dense_allowed(self, num_items: int) -> bool:
         return self.dense_item_limit is None or num_items <= self.dense_item_limit
@@ -148,6 +161,17 @@ class FitConfig:
         if self.dense_allowed(num_items):
             return self.terms
         return tuple(t for t in self.terms if t not in DENSE_TERMS)
+
+    def selection_users(self, graph: InteractionGraph) -> IndexArray | None:
+        """The users the choices are made on (``None``: every user; see ``select_users``)."""
+        if self.select_users is None or graph.num_users <= self.select_users:
+            return None
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(graph.num_users, self.select_users, replace=False))
+
+    def sampled(self, num_edges: int) -> bool:
+        """Whether a graph of ``num_edges`` edges trains on sampled subgraphs."""
+        return bool(self.sampled_edges) and num_edges > (self.sampled_edges or 0)
 
     def batch_size(self, num_edges: int) -> int:
         return max(self.min_batch_size, math.ceil(num_edges / self.steps_per_epoch))
@@ -186,6 +210,7 @@ class Selection:
     blend_gain: BlendGain | None = None
     cold_items: bool = True
     cold_gain: BlendGain | None = None
+    selected_on: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "weights": dict(self.weights),
@@ -194,7 +219,8 @@ class Selection:
                 "val_singles": dict(self.singles),
                 "val_blend_gain": None if self.blend_gain is None else self.blend_gain.as_dict(),
                 "cold_items": self.cold_items,
-                "val_cold_gain": None if self.cold_gain is None else self.cold_gain.as_dict()}
+                "val_cold_gain": None if self.cold_gain is None else self.cold_gain.as_dict(),
+                "selected_on_users": self.selected_on}
 
 
 @dataclass
@@ -253,8 +279,10 @@ def new_gcn(graph: InteractionGraph, text_dim: int, config: FitConfig) -> TextGC
 
 
 def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, item_x: FloatArray,
-            user_text_x: FloatArray, config: FitConfig, batch_size: int) -> Selection:
-    """Train on the carved graph with early stopping, pick each term's variant, blend."""
+            user_text_x: FloatArray, config: FitConfig, batch_size: int, catalogue: int
+            ) -> Selection:
+    """Train on the carved graph with early stopping, pick each term's variant, blend among the
+    terms allowed for a catalogue of ``catalogue`` items (the served graph's)."""
     # A user's own text (reviews) may describe the carved items: the carve hides it too.
     user_text_x = np.array(user_text_x, np.float32, copy=True)
     user_text_x[targets.users] = 0.0
@@ -263,8 +291,13 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     res = train_gcn(
         gcn, sub, user_x, item_x, epochs=config.max_epochs, lr=config.lr, batch_size=batch_size,
         text_loss_weight=config.text_loss_weight,
-        validation=embedding_validation(exclude, targets), seed=config.seed, device=config.device,
+        validation=embedding_validation(exclude, validation_users(
+            targets, sub.num_items, config.max_validation_cells, config.seed)),
+        seed=config.seed, device=config.device,
+        sampled=config.sampled(sub.num_edges),
     )
+    logger.info("validation gcn: %d epochs, best %d (%.1f s)", res.epochs, res.best_epoch,
+                res.fit_s)
     ue, ie = embed(gcn, sub, user_x, item_x, device=config.device)
     val = validation_users(targets, sub.num_items, config.max_validation_cells, config.seed)
     rows = val.users
@@ -284,14 +317,16 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     singles = {"gcn": scores.evaluate({"gcn": 1.0})}
     chosen: dict[str, Variant] = {}
     unfilled: dict[str, FloatArray] = {}  # the chosen variant's raw scores, per term
-    shared: dict[str, Any] = {}
-    for term in config.terms_for(sub.num_items):
+    shared: dict[str, Any] = {"rp3beta_betas": config.rp3_betas}
+    for term in config.terms_for(catalogue):
         if term == "gcn":
             continue
         for variant in config.variants(term):
+            started = time.perf_counter()
             m, raw = matrix(term, fit_variant(variant, sub, item_x, user_text_x, shared))
             value = ValidationScores({term: m}, scores.exclude, local).evaluate({term: 1.0})
-            logger.debug("validation %s: %.4f", variant, value)
+            logger.info("validation %s: %.4f (%.1f s)", variant, value,
+                        time.perf_counter() - started)
             if term not in singles or value > singles[term]:
                 singles[term], chosen[term] = value, variant
                 scores.matrices[term] = m
@@ -313,6 +348,18 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     kept = {t: v for t, v in chosen.items() if t in weights}
     return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles, gain,
                      cold_items, cold_gain)
+
+
+def _scaled_to(selection: Selection, ratio: float, users: int) -> Selection:
+    """The choices made on a sample of ``users`` users, for ``ratio`` times as many: EASE's ridge
+    strength grows with the Gram matrix it regularises; the other choices carry over (the GCN's
+    epochs are the same number of steps, each over the same share of the edges)."""
+    chosen = dict(selection.variants)
+    if "ease" in chosen:
+        params = dict(chosen["ease"].params)
+        params["l2"] = float(params["l2"]) * ratio
+        chosen["ease"] = Variant("ease", tuple(params.items()))
+    return replace(selection, variants=chosen, selected_on=users)
 
 
 def fit(
@@ -340,10 +387,19 @@ def fit(
         The model refitted on the whole graph.
     """
     batch_size = config.batch_size(graph.num_edges)
-    sub, targets = carve_validation(graph, holdout=config.holdout, min_items=config.min_items)
+    sample = config.selection_users(graph)
+    chosen_on, on_item_x, on_user_text, on_exclude = graph, item_x, user_text_x, exclude
+    if sample is not None:
+        chosen_on, items = graph.user_subgraph(sample)
+        on_item_x, on_user_text = item_x[items], user_text_x[sample]
+        on_exclude = sp.csr_matrix(sp.csr_matrix(exclude)[sample][:, items])
+    sub, targets = carve_validation(chosen_on, holdout=config.holdout, min_items=config.min_items)
     if len(targets.users) and sub.num_edges:
-        selection = _select(sub, targets, without_targets(exclude, targets), item_x, user_text_x,
-                            config, batch_size)
+        selection = _select(sub, targets, without_targets(on_exclude, targets), on_item_x,
+                            on_user_text, config, config.batch_size(chosen_on.num_edges),
+                            graph.num_items)
+        if sample is not None:
+            selection = _scaled_to(selection, graph.num_users / len(sample), len(sample))
     else:
         dense = config.dense_allowed(graph.num_items)
         selection = Selection(config.max_epochs,
@@ -355,7 +411,7 @@ def fit(
     gcn = new_gcn(graph, item_x.shape[1], config)
     train_gcn(gcn, graph, user_x, item_x, epochs=selection.epochs, lr=config.lr,
               batch_size=batch_size, text_loss_weight=config.text_loss_weight, seed=config.seed,
-              device=config.device)
+              device=config.device, sampled=config.sampled(graph.num_edges))
     trained = TrainedModel(gcn, graph, user_x, item_x, version, encoder_name=encoder_name)
     user_emb, item_emb = trained.embeddings(device=config.device)
     terms: dict[str, HistoryTerm] = {
