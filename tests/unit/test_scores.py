@@ -42,6 +42,7 @@ def test_ties_at_the_cut_go_to_the_lower_item_index_whatever_k() -> None:
     # first k of the full ranking, not any k of the items tied at the cut.
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 3, size=(6, 300)).astype(np.float32)
+    scores[::2] = rng.random((3, 300))  # rows without ties in the same batches
     scorer = EmbeddingScorer(scores, np.eye(300, dtype=np.float32))
     exclude = sp.csr_matrix((rng.random((6, 300)) < 0.3).astype(np.float32))
     full = top_k_items(scorer, 300, exclude=exclude).items

@@ -114,8 +114,14 @@ def _top_k_rows(scores: np.ndarray, k: int) -> tuple[IndexArray, FloatArray]:
         kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
         above = scores > kth
         at = scores == kth
-        room = k - above.sum(1, keepdims=True)
-        take = above | (at & (np.cumsum(at, axis=1) <= room))
+        room = k - above.sum(1)
+        take = above | at
+        # Rows with more items tied at the k-th score than room left keep the lowest indices;
+        # only those rows need the running count (most rows have exactly one such item).
+        tied = np.flatnonzero(at.sum(1) > room)
+        if len(tied):
+            take[tied] = above[tied] | (at[tied] & (np.cumsum(at[tied], axis=1)
+                                                    <= room[tied, None]))
         cand = np.nonzero(take)[1].reshape(len(scores), k)  # row-major: each row's indices sorted
         sub = np.take_along_axis(scores, cand, 1)
         order = np.take_along_axis(cand, np.argsort(-sub, axis=1, kind="stable"), 1)
