@@ -386,13 +386,21 @@ def propagation(
     loops = torch.nonzero(isolated).flatten()
     index = torch.cat([edge_index.flip(0), loops.repeat(2, 1)], dim=1)
     values = torch.cat([norm.float(), torch.ones(len(loops))])
+    return Propagation(operator_matrix(index, values, num_nodes, dev))
+
+
+def operator_matrix(index: Tensor, values: Tensor, num_nodes: int, device: torch.device
+                    ) -> Tensor:
+    """The ``(N, N)`` sparse matrix of ``(row, col)`` pairs ``index`` and their ``values``, in
+    the layout propagation is fastest in on ``device``: CSR on CPU (about 4x faster than COO
+    there), COO on CUDA (the kernel the deterministic mode has always used)."""
     matrix = torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes),
                                      check_invariants=False).coalesce()
-    if dev.type == "cpu":
+    if device.type == "cpu":
         with warnings.catch_warnings():  # "sparse CSR support is in beta": used within its scope
             warnings.simplefilter("ignore", UserWarning)
             matrix = matrix.to_sparse_csr()
-    return Propagation(matrix.to(dev))
+    return matrix.to(device)
 
 
 def bipartite_edges(

@@ -171,7 +171,7 @@ class FitConfig:
 
     def sampled(self, num_edges: int) -> bool:
         """Whether a graph of ``num_edges`` edges trains on sampled subgraphs."""
-        return bool(self.sampled_edges) and num_edges > (self.sampled_edges or 0)
+        return self.sampled_edges is not None and 0 < self.sampled_edges < num_edges
 
     def batch_size(self, num_edges: int) -> int:
         return max(self.min_batch_size, math.ceil(num_edges / self.steps_per_epoch))
@@ -288,18 +288,16 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     user_text_x[targets.users] = 0.0
     user_x = user_features(sub, item_x, user_text_x)
     gcn = new_gcn(sub, item_x.shape[1], config)
+    # One seeded sample of the carved users for early stopping and the blend search alike.
+    val = validation_users(targets, sub.num_items, config.max_validation_cells, config.seed)
     res = train_gcn(
         gcn, sub, user_x, item_x, epochs=config.max_epochs, lr=config.lr, batch_size=batch_size,
-        text_loss_weight=config.text_loss_weight,
-        validation=embedding_validation(exclude, validation_users(
-            targets, sub.num_items, config.max_validation_cells, config.seed)),
-        seed=config.seed, device=config.device,
-        sampled=config.sampled(sub.num_edges),
+        text_loss_weight=config.text_loss_weight, validation=embedding_validation(exclude, val),
+        seed=config.seed, device=config.device, sampled=config.sampled(sub.num_edges),
     )
     logger.info("validation gcn: %d epochs, best %d (%.1f s)", res.epochs, res.best_epoch,
                 res.fit_s)
     ue, ie = embed(gcn, sub, user_x, item_x, device=config.device)
-    val = validation_users(targets, sub.num_items, config.max_validation_cells, config.seed)
     rows = val.users
     local = Targets(np.arange(len(rows)), val.items, val.sizes, val.cold_items)
     cold = ColdItems(item_x, sub.item_degree() > 0, config.cold_neighbours)
@@ -392,7 +390,7 @@ def fit(
     if sample is not None:
         chosen_on, items = graph.user_subgraph(sample)
         on_item_x, on_user_text = item_x[items], user_text_x[sample]
-        on_exclude = sp.csr_matrix(sp.csr_matrix(exclude)[sample][:, items])
+        on_exclude = sp.csr_matrix(exclude)[sample][:, items]
     sub, targets = carve_validation(chosen_on, holdout=config.holdout, min_items=config.min_items)
     if len(targets.users) and sub.num_edges:
         selection = _select(sub, targets, without_targets(on_exclude, targets), on_item_x,

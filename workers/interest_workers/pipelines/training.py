@@ -13,7 +13,6 @@ import copy
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from .gcn import (
     bipartite_edges,
     embed,
     normalize_edges,
+    operator_matrix,
     propagation,
     resolve_device,
 )
@@ -123,16 +123,6 @@ class _SampledPropagation(Propagation):
         return out
 
 
-def _sparse(rows: Tensor, cols: Tensor, values: Tensor, n: int, dev: torch.device) -> Tensor:
-    m = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n, n),
-                                check_invariants=False).coalesce()
-    if dev.type == "cpu":
-        with warnings.catch_warnings():  # "sparse CSR support is in beta": used within its scope
-            warnings.simplefilter("ignore", UserWarning)
-            m = m.to_sparse_csr()
-    return m.to(dev)
-
-
 class _UserSampler:
     """Steps over random shares of the users, each with all their edges.
 
@@ -175,8 +165,8 @@ class _UserSampler:
         rows = torch.cat([lu, li, loops])
         cols = torch.cat([li, lu, loops])
         values = torch.cat([w, w * scale, torch.ones(len(loops))])
-        op = _SampledPropagation(_sparse(rows, cols, values, n, dev),
-                                 _sparse(cols, rows, values, n, dev))
+        op = _SampledPropagation(operator_matrix(torch.stack([rows, cols]), values, n, dev),
+                                 operator_matrix(torch.stack([cols, rows]), values, n, dev))
         return edges, negs, local_user, local_item, items, op
 
 
@@ -312,42 +302,41 @@ def train_gcn(
                                               optimizer, gen, dev, batch_size=batch_size,
                                               text_loss_weight=text_loss_weight,
                                               weight_decay=weight_decay)
-                perm = torch.zeros(0, dtype=torch.long)
             else:
                 perm = torch.randperm(graph.num_edges, generator=gen)
                 total, steps = 0.0, 0
-            for start_b in range(0, len(perm), batch_size):
-                b = perm[start_b : start_b + batch_size]
-                users, items = pos[0, b], pos[1, b]
-                negs = warm_items[torch.randint(len(warm_items), (len(b),), generator=gen)]
-                mask = (torch.rand(I, generator=gen) >= model.id_dropout).float()
-                # Text projections once per step: the text-only term reuses the items' rows.
-                item_text = model.item_text_embedding(ix)
-                h0 = model.layer0(model.user_text(ux), item_text, item_id_mask=mask.to(dev))
-                assert adj is not None
-                z = model.propagate_layers(h0, adj)
-                users_d, items_d, negs_d = users.to(dev), items.to(dev), negs.to(dev)
-                # index_select, not z[...]: its gradient is an index_add, several times faster
-                # on CPU than the accumulating index_put that advanced indexing's gradient is.
-                zu, zp, zn = (z.index_select(0, users_d), z.index_select(0, items_d + U),
-                              z.index_select(0, negs_d + U))
-                w_b = pos_w[b].to(dev)
-                loss = model.recommendation_loss((zu * zp).sum(-1), (zu * zn).sum(-1), w_b)
-                if text_loss_weight > 0:
-                    tp, tn = item_text.index_select(0, items_d), item_text.index_select(0, negs_d)
-                    loss = loss + text_loss_weight * model.recommendation_loss(
-                        (zu * tp).sum(-1), (zu * tn).sum(-1), w_b
-                    )
-                # ||h0||² of the batch's nodes, each counted as often as it occurs in the batch.
-                occurs = torch.bincount(torch.cat([users_d, items_d + U, negs_d + U]),
-                                        minlength=h0.size(0)).to(h0.dtype)
-                reg = (occurs * h0.pow(2).sum(-1)).sum() / len(b)
-                loss = loss + weight_decay * reg
-                optimizer.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                optimizer.step()
-                total += float(loss.detach())
-                steps += 1
+                for start_b in range(0, graph.num_edges, batch_size):
+                    b = perm[start_b : start_b + batch_size]
+                    users, items = pos[0, b], pos[1, b]
+                    negs = warm_items[torch.randint(len(warm_items), (len(b),), generator=gen)]
+                    mask = (torch.rand(I, generator=gen) >= model.id_dropout).float()
+                    # Text projections once per step: the text-only term reuses the items' rows.
+                    item_text = model.item_text_embedding(ix)
+                    h0 = model.layer0(model.user_text(ux), item_text, item_id_mask=mask.to(dev))
+                    assert adj is not None
+                    z = model.propagate_layers(h0, adj)
+                    users_d, items_d, negs_d = users.to(dev), items.to(dev), negs.to(dev)
+                    # index_select, not z[...]: its gradient is an index_add, several times faster
+                    # on CPU than the accumulating index_put that advanced indexing's gradient is.
+                    zu, zp, zn = (z.index_select(0, users_d), z.index_select(0, items_d + U),
+                                  z.index_select(0, negs_d + U))
+                    w_b = pos_w[b].to(dev)
+                    loss = model.recommendation_loss((zu * zp).sum(-1), (zu * zn).sum(-1), w_b)
+                    if text_loss_weight > 0:
+                        tp, tn = item_text.index_select(0, items_d), item_text.index_select(0, negs_d)
+                        loss = loss + text_loss_weight * model.recommendation_loss(
+                            (zu * tp).sum(-1), (zu * tn).sum(-1), w_b
+                        )
+                    # ||h0||² of the batch's nodes, each counted as often as it occurs in the batch.
+                    occurs = torch.bincount(torch.cat([users_d, items_d + U, negs_d + U]),
+                                            minlength=h0.size(0)).to(h0.dtype)
+                    reg = (occurs * h0.pow(2).sum(-1)).sum() / len(b)
+                    loss = loss + weight_decay * reg
+                    optimizer.zero_grad()
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    optimizer.step()
+                    total += float(loss.detach())
+                    steps += 1
             val = math.nan
             result.epochs = epoch
             if validation is not None and (epoch % eval_every == 0 or epoch == epochs):
