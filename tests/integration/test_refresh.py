@@ -143,6 +143,11 @@ def test_full_then_incremental_refresh(session_store: GraphStore, backend_env: d
     statuses = {r["version"]: r["status"]
                 for r in store.read("refresh/refresh_history", limit=20)}
     assert statuses == {report["version"]: "superseded", again["version"]: "active"}
+    # The cleanup left the active version's score edges, and only them, of every kind.
+    versions = store.read("stats/score_edge_versions")
+    assert {(r["kind"], r["version"]) for r in versions} == {
+        (kind, again["version"])
+        for kind in ("INTERESTED_IN", "INTERESTED_IN_CATEGORY", "SIMILAR_TO")}, versions
     # The lock outlived its 5 s TTL while each refresh ran (the heartbeat kept it).
     log = worker["log"].read_text(errors="replace")
     assert "expired before the work finished" not in log and "Exception in thread" not in log

@@ -5,6 +5,10 @@ saved model (inductive, no retraining), re-scored with the saved blend, re-assig
 saved segment centroid and re-valued with the saved value fit, in place under the active version.
 Items first seen since the full refresh are embedded from their text by the saved model and are
 recommendable at once.
+
+Only the re-scored users' rows are built (their edges, features, histories, reasons), and their
+GCN embeddings come from :mod:`.pipelines.neighbourhood`, which takes the rest of the graph's
+propagation from the saved model: the cost follows the neighbourhood, not the graph.
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ from .pipelines.features import (
     text_hash,
     user_features,
 )
-from .pipelines.gcn import embed_inductive
+from .pipelines.gcn import TrainedModel
 from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
 from .pipelines.interest_model import serve
+from .pipelines.neighbourhood import BaseMessages, embed_neighbourhood
 from .pipelines.scores import explain, interest_rows, top_categories
 from .refresh import CATEGORIES_PER_USER, Progress, no_progress
 from .typing import FloatArray
@@ -44,33 +49,37 @@ from .typing import FloatArray
 log = logging.getLogger(__name__)
 
 
-def replace_user_edges(base: InteractionGraph, changed: UserEdges, recipe: EdgeRecipe,
-                       as_of: float) -> InteractionGraph:
-    """``base`` with the edges of ``changed.users`` replaced by ``changed.edges``.
+def neighbourhood_graph(changed: UserEdges, base_items: IdMap, recipe: EdgeRecipe,
+                        as_of: float) -> InteractionGraph:
+    """The graph of ``changed.users`` alone, over the whole catalogue.
 
-    ``changed.item_ids`` must start with ``base``'s items (pass them as the catalogue when
-    reading); existing users and items keep their indices and new ones are appended, so the
-    trained id embeddings still line up. New weights are decayed to ``as_of``, the time the
-    trained graph was decayed to.
+    ``changed.item_ids`` must start with ``base_items`` (pass them as the catalogue when
+    reading), so trained items keep their indices and new ones follow. Weights are decayed to
+    ``as_of``, the time the trained graph was decayed to.
     """
-    user_map = base.users.extend(changed.users.ids)
-    item_map = IdMap(changed.item_ids)
-    if item_map.ids[: base.num_items] != base.items.ids:
+    items = IdMap(changed.item_ids)
+    if items.ids[: len(base_items)] != base_items.ids:
         raise ValueError("changed.item_ids must start with the base graph's items")
-    rows = torch.from_numpy(user_map.to_index(changed.users.ids))
-    keep = ~torch.isin(base.edge_index[0], rows)
     weight = recipe.decay(changed.edges.weight, changed.edges.last_ts, as_of)
     fresh = weight > 0
-    new_index = torch.from_numpy(np.stack([rows.numpy()[changed.edges.user[fresh]],
-                                           changed.edges.item[fresh]]).astype(np.int64))
     return InteractionGraph(
-        user_map, item_map,
-        torch.cat([base.edge_index[:, keep], new_index.reshape(2, -1)], dim=1),
-        torch.cat([base.edge_weight[keep],
-                   torch.from_numpy(weight[fresh].astype(np.float32))]),
-        torch.cat([base.edge_first_ts[keep],
-                   torch.from_numpy(changed.edges.first_ts[fresh].astype(np.float64))]),
-    )
+        IdMap(changed.users.ids), items,
+        torch.from_numpy(np.stack([changed.edges.user[fresh],
+                                   changed.edges.item[fresh]]).astype(np.int64).reshape(2, -1)),
+        torch.from_numpy(weight[fresh].astype(np.float32)),
+        torch.from_numpy(changed.edges.first_ts[fresh].astype(np.float64)))
+
+
+#: The last model's :class:`BaseMessages` (a worker serves one active model at a time).
+_messages: dict[str, tuple[TrainedModel, BaseMessages]] = {}
+
+
+def base_messages(trained: TrainedModel) -> BaseMessages:
+    """:meth:`BaseMessages.of` ``trained``, kept for the next incremental refresh."""
+    hit = _messages.get("last")
+    if hit is None or hit[0] is not trained:
+        _messages["last"] = (trained, BaseMessages.of(trained))
+    return _messages["last"][1]
 
 
 def _new_item_rows(repo: RefreshRepository, graph: InteractionGraph, known: int,
@@ -116,7 +125,10 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
     # Items first seen since the full refresh join the catalogue after the trained ones.
     catalogue = base.items.extend(sorted(i for i in changed_items if i not in base.items))
     changed = repo.users_by_id(repo.neighbourhood(changed_users, changed_items), catalogue.ids)
-    graph = replace_user_edges(base, changed, EdgeRecipe.from_settings(settings), art.as_of)
+    # Only the re-scored users' rows are built: every term scores a user from its own edges,
+    # and the GCN's propagation takes the rest of the graph from the saved model.
+    graph = neighbourhood_graph(changed, base.items, EdgeRecipe.from_settings(settings),
+                                art.as_of)
     progress("features", 30.0)
     # New items are embedded from their text by the saved model (no id embedding, no
     # item-item weights yet: the blend scores them from the items their text is closest to).
@@ -124,18 +136,20 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
     dim = trained.item_x.shape[1]
     new_x, items = _new_item_rows(repo, graph, n, encoder, dim)
     item_x = np.concatenate([trained.item_x, new_x]).astype(np.float32)
-    idx = graph.users.to_index(changed.users.ids)
+    user_id = base.users.to_index(changed.users.ids, missing=-1)  # -1: new since the fit
     own = np.zeros((graph.num_users, dim), np.float32)
-    own[: base.num_users] = art.model.user_text_x
+    own[user_id >= 0] = art.model.user_text_x[user_id[user_id >= 0]]
     if changed.users.text:
         texts = list(changed.users.text.items())
         own[graph.users.to_index([uid for uid, _ in texts])] = encode_with_cache(
             [text for _, text in texts], encoder).embeddings
     user_x = user_features(graph, item_x, own)
     progress("embed", 50.0)
-    user_emb, item_emb = embed_inductive(trained, graph, user_x, item_x, device="cpu")
-    consumed = consumed_matrix(replace(changed.edges, user=idx[changed.edges.user]),
-                               graph.num_users, graph.num_items)
+    user_emb, new_item_emb = embed_neighbourhood(trained, base_messages(trained), graph, user_id,
+                                                 user_x, item_x)
+    item_emb = torch.cat([art.model.item_emb, new_item_emb])
+    idx = np.arange(graph.num_users)
+    consumed = consumed_matrix(changed.edges, graph.num_users, graph.num_items)
     scorer = art.model.scorer(graph, user_emb, item_emb, item_x, own)
     top = serve(scorer, consumed, settings.top_k, idx)
     cats, titles = list(art.item_categories), list(art.titles)
@@ -147,7 +161,7 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
             titles.append(t)
     reasons = explain(top.items, idx, item_emb, graph.to_csr(binary=True), cats)
     interests = interest_rows(graph.items.ids, top, reasons, titles)
-    categories = top_categories(user_emb[idx], item_emb, cats, CATEGORIES_PER_USER)
+    categories = top_categories(user_emb, item_emb, cats, CATEGORIES_PER_USER)
     # Segments: the changed users' category shares in the saved interest space, nearest saved
     # centroid; no re-clustering (the drift check says when a full re-segmentation is due).
     shares, _ = segmentation.interest_shares(changed.edges, len(changed.users.ids), cats,
@@ -165,7 +179,7 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
         if not interests[r]:
             continue
         seg_index = int(labels[r])
-        out.append({"id": uid, "embedding": [float(x) for x in user_emb[idx[r]]],
+        out.append({"id": uid, "embedding": [float(x) for x in user_emb[r]],
                     "x": float(coords[r, 0]), "y": float(coords[r, 1]),
                     "segment": f"{state.version}:{seg_index}",
                     "segment_label": art.segment_labels.get(seg_index, ""),

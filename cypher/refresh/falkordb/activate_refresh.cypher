@@ -12,7 +12,7 @@
 // $items: list<{id, embedding: list<float>}>
 MERGE (m:Meta {key: 'active_refresh'})
 SET m.version = $version, m.model_version = $model_version, m.model_path = $model_path,
-    m.completed_at = $now
+    m.completed_at = $now, m.user_vector_writes = 0
 WITH m
 UNWIND $users AS row
 MATCH (u:User {id: row.id})

@@ -1,9 +1,9 @@
 // Incremental refresh: replaces changed users' results under the active $version in one atomic
 // query per batch: node-level results, segment, top-K item and category interests.
 // A replaced segment edge keeps the segment the user left in `previous`. FalkorDB stores vectors
-// as vecf32 (what its vector index reads). Run it with the User vector index dropped
-// (graph/vectors.py: an indexed vecf32 overwritten leaves an orphan in the index); each embedding
-// is REMOVEd before it is SET, as a vecf32 set over a vecf32 keeps the old value.
+// as vecf32 (what its vector index reads). Each embedding is REMOVEd before it is SET: a vecf32
+// set over a vecf32 keeps the old value, and over an indexed one leaves an orphan in the index,
+// while REMOVE then SET keeps the index whole (graph/vectors.py says when it is rebuilt).
 // $version, $model_version: string; $now: float;
 // $rows: list<{id, embedding: list<float>, x, y, segment, segment_label, distance,
 //   recency_days, frequency, monetary, rfm_score, tier, expected_purchases, expected_value,

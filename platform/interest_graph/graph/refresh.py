@@ -174,7 +174,8 @@ class RefreshRepository:
         "refresh/begin_refresh", "refresh/write_interests", "refresh/write_category_interests",
         "refresh/write_similar_items", "refresh/write_segments", "refresh/write_segment_members",
         "refresh/write_segment_briefs", "refresh/write_segment_moves",
-        "refresh/activate_refresh", "refresh/update_users", "refresh/cleanup_refresh",
+        "refresh/activate_refresh", "refresh/update_users", "refresh/cleanup_user_scores",
+        "refresh/cleanup_item_scores", "refresh/read_user_ids", "refresh/read_item_ids",
         "refresh/prune_segment_history", "refresh/finish_refresh", "refresh/set_watermark",
         "refresh/refresh_history", "refresh/recount_segments",
     )
@@ -310,26 +311,33 @@ class RefreshRepository:
                      now: float, chunk: int = 500) -> None:
         """Incremental: replace some users' results under the active version (atomic per chunk).
 
-        Then the segments' sizes are counted again: users may have moved between them. The rows
-        replace user embeddings, so the User vector index is rebuilt around the writes.
+        Then the segments' sizes are counted again: users may have moved between them. The
+        embeddings are overwritten in place; on FalkorDB the User vector index is rebuilt around
+        the writes once they add up to a share of the users (:meth:`VectorIndexes.in_place`).
         """
         if not rows:
             return
-        with self.vectors.rebuilding("User"):
+        with self.vectors.in_place("User", len(rows)):
             for part in _chunks(list(rows), chunk):
                 self.store.write("refresh/update_users", version=version,
                                  model_version=model_version, rows=list(part), now=now)
         self.store.write("refresh/recount_segments", version=version)
 
-    def cleanup(self, active: str, limit: int = 20000) -> int:
-        """Delete score edges of inactive versions; returns how many."""
+    def cleanup(self, active: str, page: int = 2000) -> int:
+        """Delete score edges of inactive versions; returns how many.
+
+        Works through the users and then the items ``page`` ids at a time, so each query costs
+        the edges of its page, and the whole cleanup the score edges once (a query that matched
+        every score edge of the graph per batch grew with old × all edges).
+        """
         total = 0
-        while True:
-            rows = self.store.write("refresh/cleanup_refresh", active=active, limit=limit)
-            deleted = int(rows[0]["deleted"]) if rows else 0
-            total += deleted
-            if deleted < limit:
-                return total
+        for label, query in (("user", "refresh/cleanup_user_scores"),
+                             ("item", "refresh/cleanup_item_scores")):
+            ids = [r["id"] for r in self.store.read(f"refresh/read_{label}_ids")]
+            for chunk in _chunks(ids, page):
+                rows = self.store.write(query, active=active, ids=list(chunk))
+                total += int(rows[0]["deleted"]) if rows else 0
+        return total
 
     def prune_segment_history(self, keep: Sequence[str]) -> None:
         self.store.write("refresh/prune_segment_history", keep=list(keep))

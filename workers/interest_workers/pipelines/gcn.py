@@ -269,6 +269,22 @@ class TextGCN(nn.Module):
         )
 
 
+def transformed_weights(edge_weight: Tensor, transform: str = "log1p") -> Tensor:
+    """Interaction weights as propagation uses them: ``"log1p"`` (dampens bulk orders),
+    ``"binary"`` or ``"raw"``.
+
+    Raises:
+        ValueError: unknown transform.
+    """
+    if transform == "log1p":
+        return torch.log1p(edge_weight)
+    if transform == "binary":
+        return torch.ones_like(edge_weight)
+    if transform == "raw":
+        return edge_weight
+    raise ValueError(f"unknown transform {transform!r}; valid: log1p, binary, raw")
+
+
 def normalize_edges(
     edge_index: EdgeIndex, edge_weight: Tensor, num_nodes: int, *, transform: str = "log1p"
 ) -> Tensor:
@@ -286,14 +302,7 @@ def normalize_edges(
     Raises:
         ValueError: unknown transform.
     """
-    if transform == "log1p":
-        w = torch.log1p(edge_weight)
-    elif transform == "binary":
-        w = torch.ones_like(edge_weight)
-    elif transform == "raw":
-        w = edge_weight
-    else:
-        raise ValueError(f"unknown transform {transform!r}; valid: log1p, binary, raw")
+    w = transformed_weights(edge_weight, transform)
     _, norm = gcn_norm(edge_index, w, num_nodes, add_self_loops=False)
     assert norm is not None
     weights: Tensor = norm
