@@ -86,7 +86,7 @@ class Settings:
     request_timeout_s: float = 1.5  # the API's cap on each store and broker call (then 503)
     #: Users per shard of a full refresh's score+write stage; graphs with more users are scored
     #: in shards that every worker shares (see docs/scale.md).
-    shard_users: int = 50000
+    shard_users: int = 5000
     #: Users with a profile the final k-means of the segments is fitted on (an evenly spaced
     #: sample when there are more; every user is then assigned to the nearest centroid).
     segment_fit_users: int = 50000

@@ -30,9 +30,8 @@ from interest_workers.shards import (
     ShardInputs,
     ShardPlan,
     complete_shards,
-    score_users,
+    do_shard,
     work_shards,
-    write_rows,
 )
 from interest_workers.tasks.refresh import FULL_LOCK
 
@@ -43,8 +42,35 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHARDED = {"INTERESTGRAPH_SHARD_USERS": "10"}
 
 
-def served(store: GraphStore) -> list[tuple[str, str, int]]:
-    return [(r["user"], r["item"], r["rank"]) for r in store.read("stats/active_interests")]
+Served = tuple[list[tuple[str, str, int]], dict[str, list[tuple[str, float]]]]
+
+
+def served(store: GraphStore) -> Served:
+    """The active refresh's item interests, and each item's similar items with their scores."""
+    similar: dict[str, list[tuple[str, float]]] = {}
+    for r in store.read("stats/active_similar_items"):
+        similar.setdefault(r["item"], []).append((r["other"], r["score"]))
+    return ([(r["user"], r["item"], r["rank"]) for r in store.read("stats/active_interests")],
+            similar)
+
+
+def assert_serves(got: Served, want: Served, what: str) -> None:
+    """The same interests; the same similar items, but for the order of near ties.
+
+    Similar items come from the cosine of float32 embeddings, computed in batches of whatever
+    items a shard holds: the matrix product's rounding depends on the batch, so neighbours whose
+    cosines differ in the last bits may swap (or trade the last place).
+    """
+    assert got[0] == want[0], f"{what}: interests"
+    assert got[1].keys() == want[1].keys(), f"{what}: items with similar items"
+    for item, neighbours in want[1].items():
+        mine = got[1][item]
+        scores = [s for _, s in neighbours]
+        assert np.allclose([s for _, s in mine], scores, atol=1e-5), f"{what}: {item}"
+        # The neighbours clear of the last place's score cannot trade places.
+        assert ({o for o, s in mine if abs(s - scores[-1]) > 1e-5}
+                == {o for o, s in neighbours if abs(s - scores[-1]) > 1e-5}), f"{what}: {item}"
+
 
 
 def no_refresh_running(settings: Settings) -> None:
@@ -75,7 +101,7 @@ def loaded(session_store: GraphStore, backend_env: dict[str, str], retail_slice:
 @pytest.fixture(scope="module")
 def unsharded(loaded: GraphStore, backend_env: dict[str, str], backend_settings: Settings,
               task_client: TaskClient, tmp_path_factory: pytest.TempPathFactory
-              ) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+              ) -> tuple[dict[str, Any], Any]:
     """One refresh by a single worker with sharding off: its report and what it serves."""
     log = tmp_path_factory.mktemp("unsharded") / "worker.log"
     worker = quick_worker({**backend_env, "INTERESTGRAPH_SHARD_USERS": "1000000"}, log)
@@ -88,7 +114,7 @@ def unsharded(loaded: GraphStore, backend_env: dict[str, str], backend_settings:
 
 def test_two_workers_share_the_shards_and_serve_what_one_process_serves(
         loaded: GraphStore, backend_env: dict[str, str], backend_settings: Settings,
-        task_client: TaskClient, unsharded: tuple[dict[str, Any], list[tuple[str, str, int]]],
+        task_client: TaskClient, unsharded: tuple[dict[str, Any], Any],
         tmp_path: Path) -> None:
     before, rows = unsharded
     assert before["shards"] == 1 and "shards" not in before["stages"]
@@ -101,8 +127,10 @@ def test_two_workers_share_the_shards_and_serve_what_one_process_serves(
             stop_process(w)
         stop_worker(workers[0], backend_settings)
     assert report["status"] == "active" and report["version"] != before["version"]
-    assert report["shards"] == -(-report["users"] // 10) > 2 and "shards" in report["stages"]
-    assert served(loaded) == rows, "sharded scoring serves what the single process served"
+    # Users and items alike, in shards of at most 10.
+    assert report["shards"] == -(-report["users"] // 10) + -(-report["items"] // 10)
+    assert report["shards"] > 4 and "shards" in report["stages"]
+    assert_serves(served(loaded), rows, "sharded scoring serves what the single process served")
     written = [log.read_text(errors="replace").count(" written") for log in logs]
     assert sum(written) >= report["shards"] and min(written) >= 1, written
     summary = loaded.read("stats/refresh_summary")[0]
@@ -130,16 +158,17 @@ def test_a_shard_written_again_sets_the_same_edges(loaded: GraphStore,
     assert users.users.ids == graph.users.ids
     consumed = consumed_matrix(users.edges, graph.num_users, graph.num_items)
     inputs = ShardInputs.from_artefacts(art, consumed)
-    plan = ShardPlan(state.version, state.model_path, "", graph.num_users, 10, 10)
-    for shard in (0, 1, 1):
-        write_rows(repo, state.version, score_users(inputs, plan.users(shard), plan.top_k))
-    assert served(loaded) == before
+    plan = ShardPlan(state.version, state.model_path, "", graph.num_users, 10, 10,
+                     graph.num_items, 10)
+    for shard in (0, 1, 1, plan.user_shards, plan.user_shards + 1, plan.user_shards):
+        do_shard(repo, plan, inputs, shard)
+    assert_serves(served(loaded), before, "a shard written again")
     assert loaded.read("stats/refresh_summary")[0] == summary
 
 
 def test_a_killed_helper_neither_stops_the_refresh_nor_shows_half_of_it(
         loaded: GraphStore, backend_env: dict[str, str], backend_settings: Settings,
-        task_client: TaskClient, unsharded: tuple[dict[str, Any], list[tuple[str, str, int]]],
+        task_client: TaskClient, unsharded: tuple[dict[str, Any], Any],
         tmp_path: Path) -> None:
     _, rows = unsharded
     previous = loaded.read("stats/refresh_summary")[0]
@@ -165,7 +194,7 @@ def test_a_killed_helper_neither_stops_the_refresh_nor_shows_half_of_it(
         stop_process(helper)
         stop_worker(owner, backend_settings)
     assert report["status"] == "active" and report["shards"] > 2
-    assert served(loaded) == rows, "every shard written, as one process would have"
+    assert_serves(served(loaded), rows, "every shard written, as one process would have")
     summary = loaded.read("stats/refresh_summary")[0]
     assert summary["version"] == report["version"]
     assert summary["category_interests"] == 5 * report["users"]
@@ -214,7 +243,16 @@ def test_a_long_shard_keeps_its_claim(broker: redis.Redis) -> None:
 def test_plan_covers_every_user_once() -> None:
     plan = ShardPlan("v", "m", "c", num_users=23, shard_users=10, top_k=5)
     assert plan.shards == 3
-    users = np.concatenate([plan.users(s) for s in range(plan.shards)])
-    assert users.tolist() == list(range(23))
+    shards = [plan.users(s) for s in range(plan.shards)]
+    assert [len(s) for s in shards] == [8, 8, 7]  # balanced, not 10, 10, 3
+    assert np.concatenate(shards).tolist() == list(range(23))
     assert ShardPlan(**plan.as_dict()) == plan
     assert ShardPlan("v", "m", "c", 0, 10, 5).shards == 1
+    both = ShardPlan("v", "m", "c", 23, 10, 5, num_items=21, shard_items=10)
+    assert (both.user_shards, both.item_shards, both.shards) == (3, 3, 6)
+    assert both.users(2).tolist() == list(range(16, 23))
+    items = [both.items(s) for s in range(3, 6)]
+    assert [len(i) for i in items] == [7, 7, 7]
+    assert np.concatenate(items).tolist() == list(range(21))
+    with pytest.raises(IndexError):
+        both.items(6)

@@ -1,8 +1,8 @@
 """The platform's main loop: pull the graph, fit the served model, write versioned results back.
 
 Full refresh: pull → features → train → score → value → segment → write → activate → cleanup.
-Above ``Settings.shard_users`` users, score computes similar items only and the users are scored
-and written after write, in shards that every worker shares (:mod:`interest_workers.shards`).
+Above ``Settings.shard_users`` users, the users' interests and the items' similar items are
+scored and written after write, in shards that every worker shares (:mod:`interest_workers.shards`).
 The incremental refresh is in :mod:`interest_workers.incremental`.
 
 This module does I/O through :class:`~interest_graph.graph.refresh.RefreshRepository` and keeps
@@ -30,6 +30,7 @@ from interest_graph.graph.refresh import ItemTable, RefreshRepository, UserEdges
 from interest_graph.recipe import EdgeRecipe, graph_clock
 from interest_graph.settings import Settings
 
+from .heap import reused_heap
 from .pipelines.artefacts import Artefacts, load_segments, prune_models, save_artefacts
 from .pipelines.churn import refresh_churn_basis
 from .pipelines.customer_value import customer_value, value_fields
@@ -45,6 +46,7 @@ from .shards import (
     ShardRows,
     save_consumed,
     score_users,
+    similar_rows,
     write_rows,
 )
 
@@ -187,8 +189,11 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     sharded = shard_runner is not None and graph.num_users > settings.shard_users
 
     def score() -> tuple[ShardRows | None, Any]:
-        rows = None if sharded else score_users(inputs, np.arange(graph.num_users), settings.top_k)
-        return rows, similar_items(item_emb, SIMILAR_PER_ITEM)
+        if sharded:  # users and similar items are scored in the shards
+            return None, None
+        with reused_heap():
+            return (score_users(inputs, np.arange(graph.num_users), settings.top_k),
+                    similar_items(item_emb, SIMILAR_PER_ITEM))
 
     user_rows, similar = stages.run("score", score)
     def value() -> tuple[Any, ...]:
@@ -211,10 +216,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     def write() -> str:
         if user_rows is not None:
             write_rows(repo, version, user_rows)
-        repo.write_similar_items(version, [
-            {"item": graph.items.ids[i], "other": graph.items.ids[int(j)],
-             "score": float(similar.scores[i, r]), "rank": r + 1}
-            for i in range(graph.num_items) for r, j in enumerate(similar.items[i]) if j >= 0])
+            repo.write_similar_items(version, similar_rows(
+                graph.items.ids, np.arange(graph.num_items), similar))
         segment_rows = seg.segment_rows(version)
         repo.write_segments(version, segment_rows, silhouette=seg.model.segmentation.silhouette,
                             now=now)
@@ -229,7 +232,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
 
     model_path = stages.run("write", write)
     plan = ShardPlan(version, model_path, str(consumed_path(settings, version)), graph.num_users,
-                     settings.shard_users, settings.top_k)
+                     settings.shard_users, settings.top_k, graph.num_items,
+                     settings.shard_users if sharded else 0, SIMILAR_PER_ITEM)
     if sharded:
         assert shard_runner is not None
 

@@ -37,7 +37,7 @@ from interest_graph.graph.refresh import RefreshRepository
 from .heartbeat import heartbeat
 from .pipelines.artefacts import Artefacts
 from .pipelines.interest_model import serve
-from .pipelines.scores import Scorer, explain, interest_rows, top_categories
+from .pipelines.scores import Scorer, TopK, explain, interest_rows, similar_items, top_categories
 from .typing import IndexArray
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,19 @@ BOARD_TTL_S = 86400
 class ShardPlan:
     """What a helper needs to score shards of a refresh (plain values: it travels in a task).
 
+    Shards ``0 .. user_shards - 1`` are users; with ``shard_items``, the shards after them are
+    items, whose similar items (``SIMILAR_TO``) they find and write.
+
     Attributes:
         version: The refresh version written.
         model_path: The saved model (:mod:`.pipelines.artefacts`), on storage every worker reads.
         consumed_path: ``(U, I)`` what each user consumed (``.npz``), never recommended.
         num_users: Users of the model's graph.
-        shard_users: Users per shard (the last one may be smaller).
+        shard_users: Users per shard at most (the users are split into equal shards).
         top_k: Items per user.
+        num_items: Items of the model's graph.
+        shard_items: Items per shard at most; 0: similar items are not sharded.
+        similar_k: Similar items per item.
     """
 
     version: str
@@ -66,18 +72,42 @@ class ShardPlan:
     num_users: int
     shard_users: int
     top_k: int
+    num_items: int = 0
+    shard_items: int = 0
+    similar_k: int = 10
+
+    @property
+    def user_shards(self) -> int:
+        return max(1, -(-self.num_users // self.shard_users))
+
+    @property
+    def item_shards(self) -> int:
+        return -(-self.num_items // self.shard_items) if self.shard_items else 0
 
     @property
     def shards(self) -> int:
-        return max(1, -(-self.num_users // self.shard_users))
+        return self.user_shards + self.item_shards
 
     def users(self, shard: int) -> IndexArray:
-        """The user indices of ``shard``."""
-        start = shard * self.shard_users
-        return np.arange(start, min(start + self.shard_users, self.num_users), dtype=np.int64)
+        """The user indices of user shard ``shard``: contiguous, and sizes differ by one at most
+        (so that workers sharing the shards finish together; not ``shard_users`` and a rest)."""
+        return _part(self.num_users, self.user_shards, shard)
+
+    def items(self, shard: int) -> IndexArray:
+        """The item indices of shard ``shard`` (at least :attr:`user_shards`)."""
+        return _part(self.num_items, self.item_shards, shard - self.user_shards)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _part(n: int, parts: int, part: int) -> IndexArray:
+    """Part ``part`` of ``0..n-1`` cut into ``parts`` contiguous parts of equal size (± 1)."""
+    if not 0 <= part < parts:
+        raise IndexError(f"part {part} of {parts}")
+    base, extra = divmod(n, parts)
+    start = part * base + min(part, extra)
+    return np.arange(start, start + base + (part < extra), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -129,6 +159,23 @@ def write_rows(repo: RefreshRepository, version: str, rows: ShardRows) -> None:
     """Write a shard's rows under ``version`` (idempotent: ``MERGE`` per version)."""
     repo.write_interests(version, version, rows.interests)
     repo.write_category_interests(version, rows.categories)
+
+
+def similar_rows(item_ids: Sequence[str], items: IndexArray, top: TopK) -> list[dict[str, Any]]:
+    """``write_similar_items`` rows of ``items`` from their :func:`similar_items` ``top``."""
+    return [{"item": item_ids[int(i)], "other": item_ids[int(j)], "score": float(top.scores[r, n]),
+             "rank": n + 1}
+            for r, i in enumerate(items) for n, j in enumerate(top.items[r]) if j >= 0]
+
+
+def do_shard(repo: RefreshRepository, plan: ShardPlan, inputs: ShardInputs, shard: int) -> None:
+    """Score and write one shard of ``plan``: its users' interests, or its items' neighbours."""
+    if shard < plan.user_shards:
+        write_rows(repo, plan.version, score_users(inputs, plan.users(shard), plan.top_k))
+        return
+    items = plan.items(shard)
+    repo.write_similar_items(plan.version, similar_rows(
+        inputs.item_ids, items, similar_items(inputs.item_emb, plan.similar_k, rows=items)))
 
 
 def save_consumed(path: Path, consumed: sp.csr_matrix) -> None:

@@ -335,22 +335,24 @@ def top_categories(
 
 
 def similar_items(
-    item_emb: torch.Tensor | np.ndarray, k: int = 10, *, batch_size: int = 2048
+    item_emb: torch.Tensor | np.ndarray, k: int = 10, *, rows: IndexArray | None = None,
+    batch_size: int = 2048
 ) -> TopK:
     """Top-``k`` most similar items per item by cosine (the item itself excluded).
 
     Args:
         item_emb: ``(I, D)``.
         k: Neighbours per item.
+        rows: The items to find neighbours for (default all); neighbours come from all.
         batch_size: Items per batch.
 
     Returns:
-        :class:`TopK` with ``(I, k)`` indices and cosine similarities.
+        :class:`TopK` with ``(len(rows), k)`` indices and cosine similarities.
     """
     unit = _unit(_np(item_emb))
     n = unit.shape[0]
     self_loops = sp.identity(n, dtype=np.float32, format="csr")
     return top_k_items(
-        EmbeddingScorer(unit, unit), k, users=np.arange(n), exclude=self_loops,
-        batch_size=batch_size,
+        EmbeddingScorer(unit, unit), k, users=np.arange(n) if rows is None else rows,
+        exclude=self_loops, batch_size=batch_size,
     )

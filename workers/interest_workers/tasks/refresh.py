@@ -17,6 +17,7 @@ from interest_graph.errors import GraphUnavailable
 from interest_graph.tasks import bounded_redis
 
 from .. import incremental, refresh, resources
+from ..heap import reused_heap
 from ..heartbeat import heartbeat
 from ..pipelines.artefacts import load_artefacts
 from ..shards import (
@@ -24,10 +25,9 @@ from ..shards import (
     ShardInputs,
     ShardPlan,
     complete_shards,
+    do_shard,
     load_consumed,
-    score_users,
     work_shards,
-    write_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def _do_shard(plan: ShardPlan, inputs: ShardInputs) -> Callable[[int], None]:
     repo = resources.refresh_repository()
 
     def do(shard: int) -> None:
-        write_rows(repo, plan.version, score_users(inputs, plan.users(shard), plan.top_k))
+        do_shard(repo, plan, inputs, shard)
         log.info("refresh %s: shard %d of %d written", plan.version, shard + 1, plan.shards)
 
     return do
@@ -133,7 +133,8 @@ def run_shards(plan: ShardPlan, inputs: ShardInputs) -> None:
         # subscribe to every helper's result.
         group(refresh_shard.s(plan.as_dict(), first) for first in range(1, plan.shards)
               ).apply_async(add_to_parent=False)
-        complete_shards(board, plan.shards, _do_shard(plan, inputs))
+        with reused_heap():
+            complete_shards(board, plan.shards, _do_shard(plan, inputs))
     finally:
         board.close()  # written, or given up: late helpers stop
         client.close()
@@ -164,7 +165,8 @@ def refresh_shard(plan: dict[str, Any], first: int) -> dict[str, Any]:
         art = resources.cached_model(shard_plan.model_path, load_artefacts)
         consumed = load_consumed(Path(shard_plan.consumed_path))
         inputs = ShardInputs.from_artefacts(art, consumed)
-        done = work_shards(board, shard_plan.shards, _do_shard(shard_plan, inputs), first)
+        with reused_heap():
+            done = work_shards(board, shard_plan.shards, _do_shard(shard_plan, inputs), first)
         return {"version": shard_plan.version, "shards": done}
     finally:
         client.close()
