@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from interest_graph.errors import BrokerUnavailable
 from interest_graph.graph import GraphStore, open_store
 from interest_graph.graph.ingest import IngestRepository
 from interest_graph.ingest.loading import load_source, make_ingestor
@@ -38,10 +39,24 @@ from interest_graph.tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient, 
 
 def wait(client: TaskClient, task_id: str, timeout: float = 1800,
          on_poll: Callable[[TaskState], None] | None = None) -> tuple[dict[str, Any], float]:
-    """The task's result and the seconds it took; ``on_poll`` sees every state read."""
+    """The task's result and the seconds it took; ``on_poll`` sees every state read.
+
+    A state read the broker does not answer in time is read again (for up to a minute running):
+    one slow answer of a busy server must not end a run of an hour.
+    """
     started = time.perf_counter()
+    failing_since: float | None = None
     while time.perf_counter() - started < timeout:
-        state = client.state(task_id)
+        try:
+            state = client.state(task_id)
+        except BrokerUnavailable as exc:
+            failing_since = failing_since or time.perf_counter()
+            if time.perf_counter() - failing_since > 60:
+                raise
+            print(f"task state not read ({exc}); reading again", file=sys.stderr)
+            time.sleep(1.0)
+            continue
+        failing_since = None
         if on_poll is not None:
             on_poll(state)
         if state.done:

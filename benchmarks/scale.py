@@ -378,6 +378,7 @@ def main() -> None:
             users = user_ids(dep.settings, raw_users(folder, 5000), 2000)
             api = measure_api(dep.settings, users, concurrency=16, requests=args.requests)
             extra.update(api_p99_ms=api["p99_ms"], api_p50_ms=api["p50_ms"], api_errors=api["errors"])
+            print(json.dumps(extra), file=sys.stderr)  # kept if the repeat is stopped
             if shard_repeat:
                 two = full_refresh(dep, 2)
                 one_s = sum(run["stages"].get(s, 0.0) for s in SHARDED_STAGES)

@@ -1,9 +1,10 @@
-"""Scoring and writing a full refresh's users in shards that any number of workers share.
+"""Scoring and writing a full refresh's users and items in shards that any number of workers share.
 
-After training, the full refresh saves its model and splits the users into contiguous shards of
-``Settings.shard_users``. Each shard is scored (top-K items with reasons, top categories) and its
-``INTERESTED_IN`` and ``INTERESTED_IN_CATEGORY`` edges are written under the new, not yet active,
-version. Workers share the shards through a :class:`ShardBoard` in the broker's Redis: a shard is
+After training, the full refresh saves its model and splits the users, then the items, into
+equal contiguous shards of at most ``Settings.shard_users``. A user shard is scored (top-K items
+with reasons, top categories) and its ``INTERESTED_IN`` and ``INTERESTED_IN_CATEGORY`` edges are
+written; an item shard gets its items' similar items (``SIMILAR_TO``); both under the new, not yet
+active, version. Workers share the shards through a :class:`ShardBoard` in the broker's Redis: a shard is
 *claimed* with an expiring key (kept alive by a heartbeat while its worker scores it) and marked
 *done* once written. The refresh that owns the version works on the shards too and, once every
 shard is done, activates the version in one atomic query, so readers see the previous refresh
