@@ -39,7 +39,7 @@ from .conftest import CLI, RetailSlice, stop_process
 from .refreshed import drop_queued_tasks, quick_worker, stop_worker, wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-SHARDED = {"INTERESTGRAPH_SHARD_USERS": "10"}
+SHARDED = {"INTERESTGRAPH_SHARD_USERS": "40"}
 
 
 Served = tuple[list[tuple[str, str, int]], dict[str, list[tuple[str, float]]]]
@@ -127,8 +127,8 @@ def test_two_workers_share_the_shards_and_serve_what_one_process_serves(
             stop_process(w)
         stop_worker(workers[0], backend_settings)
     assert report["status"] == "active" and report["version"] != before["version"]
-    # Users and items alike, in shards of at most 10.
-    assert report["shards"] == -(-report["users"] // 10) + -(-report["items"] // 10)
+    # Users and items alike, in shards of at most 40.
+    assert report["shards"] == -(-report["users"] // 40) + -(-report["items"] // 40)
     assert report["shards"] > 4 and "shards" in report["stages"]
     assert_serves(served(loaded), rows, "sharded scoring serves what the single process served")
     written = [log.read_text(errors="replace").count(" written") for log in logs]
