@@ -13,6 +13,7 @@ worker's resident size returns to its baseline. Elsewhere than on glibc it does 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ _lock = threading.Lock()
 _depth = 0
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -71,15 +71,15 @@ def neighbourhood_graph(changed: UserEdges, base_items: IdMap, recipe: EdgeRecip
 
 
 #: The last model's :class:`BaseMessages` (a worker serves one active model at a time).
-_messages: dict[str, tuple[TrainedModel, BaseMessages]] = {}
+_last: tuple[TrainedModel, BaseMessages] | None = None
 
 
 def base_messages(trained: TrainedModel) -> BaseMessages:
     """:meth:`BaseMessages.of` ``trained``, kept for the next incremental refresh."""
-    hit = _messages.get("last")
-    if hit is None or hit[0] is not trained:
-        _messages["last"] = (trained, BaseMessages.of(trained))
-    return _messages["last"][1]
+    global _last
+    if _last is None or _last[0] is not trained:
+        _last = (trained, BaseMessages.of(trained))
+    return _last[1]
 
 
 def _new_item_rows(repo: RefreshRepository, graph: InteractionGraph, known: int,

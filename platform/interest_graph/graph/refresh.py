@@ -175,7 +175,7 @@ class RefreshRepository:
         "refresh/write_similar_items", "refresh/write_segments", "refresh/write_segment_members",
         "refresh/write_segment_briefs", "refresh/write_segment_moves",
         "refresh/activate_refresh", "refresh/update_users", "refresh/cleanup_user_scores",
-        "refresh/cleanup_item_scores", "refresh/read_user_ids", "refresh/read_item_ids",
+        "refresh/cleanup_item_scores", "stats/user_ids", "refresh/read_item_ids",
         "refresh/prune_segment_history", "refresh/finish_refresh", "refresh/set_watermark",
         "refresh/refresh_history", "refresh/recount_segments",
     )
@@ -331,9 +331,9 @@ class RefreshRepository:
         every score edge of the graph per batch grew with old × all edges).
         """
         total = 0
-        for label, query in (("user", "refresh/cleanup_user_scores"),
-                             ("item", "refresh/cleanup_item_scores")):
-            ids = [r["id"] for r in self.store.read(f"refresh/read_{label}_ids")]
+        for ids_query, query in (("stats/user_ids", "refresh/cleanup_user_scores"),
+                                 ("refresh/read_item_ids", "refresh/cleanup_item_scores")):
+            ids = [r["id"] for r in self.store.read(ids_query)]
             for chunk in _chunks(ids, page):
                 rows = self.store.write(query, active=active, ids=list(chunk))
                 total += int(rows[0]["deleted"]) if rows else 0
