@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from interest_graph.errors import ServerError
-from interest_graph.server import EmbeddedServer
+from interest_graph.server import AOF_REWRITE_PERCENTAGE, EmbeddedServer
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +25,8 @@ def test_start_reuse_persist_and_stop(tmp_path: Path) -> None:
         assert client.config_get("appendonly")["appendonly"] == "yes"
         assert client.config_get("appendfsync")["appendfsync"] in ("everysec", "always")
         assert client.config_get("bind")["bind"] == "127.0.0.1"
+        rewrite = client.config_get("auto-aof-rewrite-percentage")
+        assert rewrite["auto-aof-rewrite-percentage"] == str(AOF_REWRITE_PERCENTAGE)
         client.execute_command("GRAPH.QUERY", "g", "CREATE (:Probe {n: 1})")
         client.close()
     finally:
