@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import redis
+from threadpoolctl import threadpool_info
 
 from interest_graph.graph import GraphStore
 from interest_graph.graph.refresh import RefreshRepository
@@ -256,3 +257,29 @@ def test_plan_covers_every_user_once() -> None:
     assert np.concatenate(items).tolist() == list(range(21))
     with pytest.raises(IndexError):
         both.items(6)
+
+
+def test_participants_on_one_machine_share_its_cores(broker: redis.Redis) -> None:
+    version = f"test-{time.time_ns()}"
+    board = ShardBoard(broker, version, claim_ttl_s=5.0)
+    rival = ShardBoard(broker, version, claim_ttl_s=5.0)
+    with board.sharing_cores(cores=4, host="a") as share:
+        assert share() == 4
+        with rival.sharing_cores(cores=4, host="a") as rival_share:
+            assert share() == rival_share() == 2
+            with ShardBoard(broker, version, 5.0).sharing_cores(cores=4, host="b") as elsewhere:
+                assert share() == 2 and elsewhere() == 4, "another machine's cores are its own"
+        assert share() == 4, "a participant that left gives its cores back"
+
+    # While a shard is scored, BLAS runs on this participant's share of the cores.
+    cores = len(os.sched_getaffinity(0))
+    threads: list[int] = []
+
+    def shard(_: int) -> None:
+        threads.append(max(p["num_threads"] for p in threadpool_info()
+                           if p["user_api"] == "blas"))
+
+    with rival.sharing_cores():
+        assert work_shards(board, 1, shard) == [0]
+    assert work_shards(board, 2, shard, first=1) == [1]
+    assert threads == [max(1, cores // 2), cores]

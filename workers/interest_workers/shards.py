@@ -16,14 +16,22 @@ until then:
   scores are a deterministic function of the saved model, so a re-run sets the same edges;
 * the owner's death leaves the version unactivated: the previous refresh stays in service.
 
+Workers on one machine share its cores: while scoring, each participant limits its BLAS threads
+to the machine's cores divided by the participants working there (:meth:`ShardBoard.sharing_cores`),
+so two workers on two cores run one thread each instead of four threads fighting for two cores.
+
 This module holds no Celery: the task that carries the helpers is in :mod:`.tasks.refresh`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -32,6 +40,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from threadpoolctl import threadpool_limits
 
 from interest_graph.graph.refresh import RefreshRepository
 
@@ -227,6 +236,29 @@ class ShardBoard:
     def done(self) -> set[int]:
         return {int(s) for s in self.client.smembers(f"{self.prefix}:done")}
 
+    @contextmanager
+    def sharing_cores(self, cores: int | None = None, host: str | None = None
+                      ) -> Iterator[Callable[[], int]]:
+        """Work on this host's share of its cores while in the block.
+
+        Joins the participants of this refresh on ``host`` (default this machine's name) and
+        yields a function that returns this participant's share of the host's ``cores``
+        (default those this process may run on), at least 1, as others join and leave. A
+        participant killed in the block is counted until the board expires: the others then
+        use fewer threads than they could, never more.
+        """
+        key = f"{self.prefix}:host:{host or socket.gethostname()}"
+        cores = cores or _usable_cores()
+        member = uuid.uuid4().hex
+        pipe = self.client.pipeline()
+        pipe.sadd(key, member)
+        pipe.expire(key, BOARD_TTL_S)
+        pipe.execute()
+        try:
+            yield lambda: max(1, cores // max(1, int(self.client.scard(key))))
+        finally:
+            self.client.srem(key, member)
+
     def close(self) -> None:
         """No more work on this version (activated, or given up): late helpers stop."""
         self.client.set(f"{self.prefix}:closed", "1", ex=BOARD_TTL_S)
@@ -236,22 +268,33 @@ class ShardBoard:
         return bool(self.client.exists(f"{self.prefix}:closed"))
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def work_shards(board: ShardBoard, shards: int, do_shard: Callable[[int], None],
                 first: int = 0) -> list[int]:
     """Claim and do every shard nobody holds, starting at ``first``; returns those done here.
 
-    The claim is renewed every third of its lifetime while ``do_shard`` runs.
+    The claim is renewed every third of its lifetime while ``do_shard`` runs, with as many BLAS
+    threads as this participant's share of the machine's cores (:meth:`ShardBoard.sharing_cores`).
     """
     mine = []
-    for shard in [*range(first, shards), *range(first)]:
-        if board.closed:
-            break
-        if not board.claim(shard):
-            continue
-        with heartbeat(partial(board.renew, shard), board.claim_ttl_ms / 3000, f"shard-{shard}"):
-            do_shard(shard)
-        board.finish(shard)
-        mine.append(shard)
+    with board.sharing_cores() as share:
+        for shard in [*range(first, shards), *range(first)]:
+            if board.closed:
+                break
+            if not board.claim(shard):
+                continue
+            with (heartbeat(partial(board.renew, shard), board.claim_ttl_ms / 3000,
+                            f"shard-{shard}"),
+                  threadpool_limits(share())):
+                do_shard(shard)
+            board.finish(shard)
+            mine.append(shard)
     return mine
 
 
