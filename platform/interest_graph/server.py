@@ -28,10 +28,10 @@ from .errors import ServerError
 log = logging.getLogger(__name__)
 
 _PORT_BASE = 21000
+_PORT_SPAN = 20000
 #: The append-only file is rewritten once the log written since the last rewrite is this share
 #: (percent) of the rewritten base.
 AOF_REWRITE_PERCENTAGE = 50
-_PORT_SPAN = 20000
 
 
 @dataclass(frozen=True)

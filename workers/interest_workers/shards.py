@@ -280,21 +280,21 @@ def work_shards(board: ShardBoard, shards: int, do_shard: Callable[[int], None],
     """Claim and do every shard nobody holds, starting at ``first``; returns those done here.
 
     The claim is renewed every third of its lifetime while ``do_shard`` runs, with as many BLAS
-    threads as this participant's share of the machine's cores (:meth:`ShardBoard.sharing_cores`).
+    threads as this participant's share of the machine's cores among those scoring a shard there
+    (:meth:`ShardBoard.sharing_cores`; a participant only waiting for others' shards, as the
+    owner does at the end, takes none).
     """
     mine = []
-    with board.sharing_cores() as share:
-        for shard in [*range(first, shards), *range(first)]:
-            if board.closed:
-                break
-            if not board.claim(shard):
-                continue
-            with (heartbeat(partial(board.renew, shard), board.claim_ttl_ms / 3000,
-                            f"shard-{shard}"),
-                  threadpool_limits(share())):
-                do_shard(shard)
-            board.finish(shard)
-            mine.append(shard)
+    for shard in [*range(first, shards), *range(first)]:
+        if board.closed:
+            break
+        if not board.claim(shard):
+            continue
+        with (heartbeat(partial(board.renew, shard), board.claim_ttl_ms / 3000, f"shard-{shard}"),
+              board.sharing_cores() as share, threadpool_limits(share())):
+            do_shard(shard)
+        board.finish(shard)
+        mine.append(shard)
     return mine
 
 
