@@ -13,6 +13,7 @@ One JSON object per factor: ``{"factor", "users", "items", "events", "edges", "d
 
 from __future__ import annotations
 
+import logging
 import resource
 import sys
 import time
@@ -180,6 +181,9 @@ def main() -> None:
     parser.add_argument("--train-epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    # The model's own log lines say where the train stage's time goes (carve, terms, refit).
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s")
     row = run(args.folder, args.factor, device=args.device, encoder=args.encoder,
               encoder_path=args.encoder_path, epochs=args.train_epochs, seed=args.seed)
     print(json.dumps(row))

@@ -407,9 +407,11 @@ def fit(
     logger.info("interest model: %s", selection.as_dict())
     user_x = user_features(graph, item_x, user_text_x)
     gcn = new_gcn(graph, item_x.shape[1], config)
-    train_gcn(gcn, graph, user_x, item_x, epochs=selection.epochs, lr=config.lr,
-              batch_size=batch_size, text_loss_weight=config.text_loss_weight, seed=config.seed,
-              device=config.device, sampled=config.sampled(graph.num_edges))
+    refit = train_gcn(gcn, graph, user_x, item_x, epochs=selection.epochs, lr=config.lr,
+                      batch_size=batch_size, text_loss_weight=config.text_loss_weight,
+                      seed=config.seed, device=config.device,
+                      sampled=config.sampled(graph.num_edges))
+    logger.info("gcn on every user: %d epochs (%.1f s)", refit.epochs, refit.fit_s)
     trained = TrainedModel(gcn, graph, user_x, item_x, version, encoder_name=encoder_name)
     user_emb, item_emb = trained.embeddings(device=config.device)
     terms: dict[str, HistoryTerm] = {
