@@ -268,6 +268,13 @@ def test_rp3beta_in_item_blocks_equals_the_dense_walk() -> None:
         got = baselines.rp3beta_weights(x, 0.8, 0.4, 7, block=block)
         assert got.shape == (157, 157) and got.dtype == np.float32
         assert (got != whole).nnz == 0, block  # the same neighbours, whatever the block
+        for threads in (1, 3):  # blocks on threads: the same matrix, rows in item order
+            same = baselines.rp3beta_weights(x, 0.8, 0.4, 7, block=block, threads=threads)
+            assert (same != whole).nnz == 0 and (same.indptr == whole.indptr).all()
+    # One product for several betas, on threads: each matrix is its own beta's.
+    several = baselines.rp3beta_weights(x, 0.8, [0.0, 0.4], 7, block=10, threads=4)
+    assert (several[1] != whole).nnz == 0
+    assert (several[0] != baselines.rp3beta_weights(x, 0.8, 0.0, 7, block=157)).nnz == 0
     # Each row keeps its 7 largest weights; of tied weights, the lower items.
     assert (np.diff(whole.indptr) <= 7).all()
     want32 = want.astype(np.float32)

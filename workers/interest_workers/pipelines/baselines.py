@@ -9,8 +9,10 @@ cornac's Mult-VAE, PyG's LightGCN) are in :mod:`~interest_workers.pipelines.peer
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import overload
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -173,6 +175,30 @@ class EASE:
 #: Product entries handled at once when keeping each item row's top ``k`` (in blocks of whole
 #: item rows): memory is bounded by this, never ``I²``.
 BLOCK_NNZ = 1 << 23
+#: Blocks computed at once, at most (each holds up to :data:`BLOCK_NNZ` product entries and their
+#: sort keys, some 250 MB): scipy's sparse product and numpy's sort release the GIL, so threads
+#: use the machine's cores.
+BLOCK_THREADS = 8
+
+T = TypeVar("T")
+
+
+def block_threads() -> int:
+    """Threads for item blocks: the cores this process may run on, at most
+    :data:`BLOCK_THREADS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(BLOCK_THREADS, cores))
+
+
+def map_blocks(fn: Callable[[int], T], starts: Sequence[int], threads: int) -> list[T]:
+    """``[fn(s) for s in starts]``, on up to ``threads`` threads, results in order."""
+    if threads <= 1 or len(starts) <= 1:
+        return [fn(s) for s in starts]
+    with ThreadPoolExecutor(min(threads, len(starts))) as pool:
+        return list(pool.map(fn, starts))
 
 
 def top_k_per_row(m: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
@@ -218,16 +244,17 @@ def rp3beta_walk(x: sp.csr_matrix, alpha: float) -> tuple[sp.csr_matrix, sp.csr_
 
 @overload
 def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float, k: int | None,
-                    block: int | None = None) -> sp.csr_matrix: ...
+                    block: int | None = None, threads: int | None = None) -> sp.csr_matrix: ...
 
 
 @overload
 def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: Sequence[float], k: int | None,
-                    block: int | None = None) -> list[sp.csr_matrix]: ...
+                    block: int | None = None, threads: int | None = None
+                    ) -> list[sp.csr_matrix]: ...
 
 
 def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float | Sequence[float],
-                    k: int | None, block: int | None = None
+                    k: int | None, block: int | None = None, threads: int | None = None
                     ) -> sp.csr_matrix | list[sp.csr_matrix]:
     """RP3β item-item weights (Paudel et al. 2017, as in Dacrema et al.'s reference code).
 
@@ -246,6 +273,8 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float | Sequence[float
         k: Neighbours kept per item (``None``: all).
         block: Item rows per product block (default: as many as keep a block's walks near
             :data:`BLOCK_NNZ`).
+        threads: Blocks computed at once (default :func:`block_threads`); the result does not
+            depend on it.
 
     Returns:
         ``(I, I)`` float32 CSR, or a list of them for a sequence of ``beta``.
@@ -259,16 +288,19 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float | Sequence[float
         # A row's product entries are at most the walks from it: Σ over its users of their degree.
         walks = p_iu.astype(bool).astype(np.float64) @ np.diff(p_ui.indptr).astype(np.float64)
         block = max(1, min(4096, int(BLOCK_NNZ // max(float(np.mean(walks)) if n else 0.0, 1.0))))
-    parts: list[list[sp.csr_matrix]] = [[] for _ in betas]
-    for start in range(0, n, block):
+    def one_block(start: int) -> list[sp.csr_matrix]:
         product = sp.csr_matrix(p_iu[start : start + block] @ p_ui)
         product.sort_indices()
         rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
         product.data[product.indices == rows + start] = 0.0  # no item is its own neighbour
-        for out, penalty in zip(parts, penalties, strict=True):
-            w = sp.csr_matrix((product.data * penalty[product.indices], product.indices,
-                               product.indptr), shape=product.shape)
-            out.append(top_k_per_row(w, k))
+        return [top_k_per_row(sp.csr_matrix((product.data * penalty[product.indices],
+                                             product.indices, product.indptr),
+                                            shape=product.shape), k)
+                for penalty in penalties]
+
+    blocks = map_blocks(one_block, range(0, n, block),
+                        block_threads() if threads is None else threads)
+    parts = [[b[j] for b in blocks] for j in range(len(betas))]
     results = [sp.csr_matrix(sp.vstack(p, format="csr")) if p
                else sp.csr_matrix((0, 0), dtype=np.float32) for p in parts]
     return results if isinstance(beta, Sequence) else results[0]
