@@ -26,7 +26,6 @@ This module holds no Celery: the task that carries the helpers is in :mod:`.task
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 import uuid
@@ -47,6 +46,7 @@ from interest_graph.graph.refresh import RefreshRepository
 from .heartbeat import heartbeat
 from .pipelines.artefacts import Artefacts
 from .pipelines.interest_model import serve
+from .pipelines.parallel import usable_cores
 from .pipelines.scores import Scorer, TopK, explain, interest_rows, similar_items, top_categories
 from .typing import IndexArray
 
@@ -248,7 +248,7 @@ class ShardBoard:
         use fewer threads than they could, never more.
         """
         key = f"{self.prefix}:host:{host or socket.gethostname()}"
-        cores = cores or _usable_cores()
+        cores = cores or usable_cores()
         member = uuid.uuid4().hex
         pipe = self.client.pipeline()
         pipe.sadd(key, member)
@@ -266,13 +266,6 @@ class ShardBoard:
     @property
     def closed(self) -> bool:
         return bool(self.client.exists(f"{self.prefix}:closed"))
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def work_shards(board: ShardBoard, shards: int, do_shard: Callable[[int], None],

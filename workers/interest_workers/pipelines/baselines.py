@@ -9,10 +9,8 @@ cornac's Mult-VAE, PyG's LightGCN) are in :mod:`~interest_workers.pipelines.peer
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar, overload
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +18,7 @@ import scipy.sparse as sp
 from ..typing import FloatArray, IndexArray
 from .features import user_features
 from .graph_build import InteractionGraph
+from .parallel import map_blocks, usable_cores
 
 logger = logging.getLogger(__name__)
 
@@ -180,26 +179,6 @@ BLOCK_NNZ = 1 << 23
 #: use the machine's cores.
 BLOCK_THREADS = 8
 
-T = TypeVar("T")
-
-
-def block_threads() -> int:
-    """Threads for item blocks: the cores this process may run on, at most
-    :data:`BLOCK_THREADS`."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(BLOCK_THREADS, cores))
-
-
-def map_blocks(fn: Callable[[int], T], starts: Sequence[int], threads: int) -> list[T]:
-    """``[fn(s) for s in starts]``, on up to ``threads`` threads, results in order."""
-    if threads <= 1 or len(starts) <= 1:
-        return [fn(s) for s in starts]
-    with ThreadPoolExecutor(min(threads, len(starts))) as pool:
-        return list(pool.map(fn, starts))
-
 
 def top_k_per_row(m: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
     """Keep each row's ``k`` largest stored entries (ties: the lower column), dropping zeros.
@@ -273,8 +252,8 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float | Sequence[float
         k: Neighbours kept per item (``None``: all).
         block: Item rows per product block (default: as many as keep a block's walks near
             :data:`BLOCK_NNZ`).
-        threads: Blocks computed at once (default :func:`block_threads`); the result does not
-            depend on it.
+        threads: Blocks computed at once (default: the usable cores, at most
+            :data:`BLOCK_THREADS`); the result does not depend on it.
 
     Returns:
         ``(I, I)`` float32 CSR, or a list of them for a sequence of ``beta``.
@@ -298,8 +277,9 @@ def rp3beta_weights(x: sp.csr_matrix, alpha: float, beta: float | Sequence[float
                                             shape=product.shape), k)
                 for penalty in penalties]
 
-    blocks = map_blocks(one_block, range(0, n, block),
-                        block_threads() if threads is None else threads)
+    if threads is None:
+        threads = min(BLOCK_THREADS, usable_cores())
+    blocks = map_blocks(one_block, range(0, n, block), threads)
     parts = [[b[j] for b in blocks] for j in range(len(betas))]
     results = [sp.csr_matrix(sp.vstack(p, format="csr")) if p
                else sp.csr_matrix((0, 0), dtype=np.float32) for p in parts]
