@@ -179,3 +179,30 @@ def test_a_few_users_are_overwritten_in_place_until_a_rebuild_is_due(store: Grap
             assert_similar_users(store, vectors, source, f"in place, round {round_ + 1}")
         # 3 users are counted; 3 + 2 > 4 is due: rebuilt, and the count starts again.
         assert written() == (few - 1 if round_ == 0 else 0)
+
+
+def test_a_refresh_after_one_killed_between_drop_and_rebuild_builds_the_indexes(
+        store: GraphStore) -> None:
+    """A worker killed inside :meth:`VectorIndexes.rebuilding` leaves the indexes dropped. The
+    next activation (on a worker that did not restart, so no ``init_schema``) must not fail on
+    dropping what is already gone: it writes, and builds the indexes again."""
+    if store.backend != "falkordb":
+        pytest.skip("only FalkorDB rebuilds its vector indexes (graph/vectors.py)")
+    seed(store)
+    refresh, items = RefreshRepository(store), ItemRepository(store)
+    rng = np.random.default_rng(5)
+    for version in ("v0", "v1"):
+        user_vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+        item_vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+        refresh.begin(version, "full", now=1.0)
+        refresh.activate(version, "m", "", [user_row(n, user_vectors[n]) for n in range(N)],
+                         [{"id": f"i{n}", "embedding": item_vectors[n].tolist()}
+                          for n in range(N)], now=1.0)
+        if version == "v0":  # the kill: both indexes dropped, never rebuilt
+            store.write("admin/drop_user_vector_index")
+            store.write("admin/drop_item_vector_index")
+    similar = items.similar("i0", N - 1, SimilarSource.VECTOR)
+    assert_exact(store, {s.item: s.score for s in similar.items}, "i", item_vectors, 0,
+                 "after the killed refresh, similar items")
+    assert len(store.read("api/similar_items_vector", item="i0", k=5)) == 5
+    assert_similar_users(store, user_vectors, 0, "after the killed refresh")

@@ -1,5 +1,5 @@
 // Drops the vector index on User.embedding before user embeddings are overwritten (FalkorDB:
 // an overwritten indexed vecf32 leaves an orphan vector in the index; see graph/vectors.py).
-// The index is built again from cypher/schema/ afterwards. Idempotent: dropping a missing
-// index is not an error. No parameters.
+// The index is built again from cypher/schema/ afterwards. Dropping a missing index fails
+// ("no such index"); VectorIndexes treats that as done. No parameters.
 DROP VECTOR INDEX FOR (u:User) ON (u.embedding)

@@ -68,7 +68,7 @@ class VectorIndexes:
         if unknown:
             raise ValueError(f"no vector index on {', '.join(sorted(unknown))}")
         for label in labels:
-            self.store.write(f"admin/drop_{label.lower()}_vector_index")
+            self._drop(label)
         try:
             yield
         except BaseException:
@@ -96,6 +96,17 @@ class VectorIndexes:
             return
         with self.rebuilding(label):
             yield
+
+    def _drop(self, label: str) -> None:
+        """Drop ``label``'s vector index; one already gone (a writer killed before its rebuild,
+        or a rebuild that failed) is what the drop wants, not an error."""
+        try:
+            self.store.write(f"admin/drop_{label.lower()}_vector_index")
+        except QueryError as exc:
+            if "no such index" not in str(exc):
+                raise
+            log.info("the %s vector index was already dropped; it is built again after the "
+                     "write", label)
 
     def restore(self) -> None:
         """Create the schema's indexes that are missing and wait until all are operational."""
