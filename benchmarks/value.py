@@ -24,14 +24,12 @@ import numpy as np
 import pandas as pd
 
 from interest_workers.pipelines.value import (
-    LIBRARY,
-    fit_value_model,
     purchase_occasions,
     rfm_scores,
-    score_customers,
     summarize_customers,
     transactions_from_events,
 )
+from interest_workers.pipelines.value_model import LIBRARY, fit_value_model, score_customers
 
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4}
 CALIBRATION_END = "1997-09-30"

@@ -2,6 +2,8 @@
 
 Commands of the workers package (``worker``, ``refresh``, ``evaluate``) join through the
 ``interestgraph.commands`` entry-point group, so this module never imports the workers (or torch).
+The commands that run processes (``server``, ``serve``, ``up``) are in
+:mod:`interest_graph.serving_cli`, ``audience`` in :mod:`interest_graph.audiences.cli`.
 """
 
 from __future__ import annotations
@@ -11,16 +13,14 @@ import logging
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from .audiences.cli import audience
 from .errors import InterestGraphError
+from .serving_cli import serve, server, server_start, settings_of, up
 from .settings import Settings
-
-if TYPE_CHECKING:
-    from .server import EmbeddedServer
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,6 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
 @click.group(cls=_Group)
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 @click.pass_context
@@ -77,53 +71,6 @@ def main(ctx: click.Context, verbose: bool) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-# -- embedded server -----------------------------------------------------------------------
-
-
-@main.group()
-def server() -> None:
-    """Start, stop or inspect the embedded server (FalkorDB and the Celery broker's Redis)."""
-
-
-def _embedded(settings: Settings) -> EmbeddedServer:
-    """The embedded server, which is the graph store, the broker (BROKER_URL unset), or both."""
-    from .server import EmbeddedServer
-
-    if not settings.target().embedded and settings.broker_url:
-        raise click.ClickException(
-            "INTERESTGRAPH_GRAPH_URI and INTERESTGRAPH_BROKER_URL point at external servers; "
-            "there is no embedded server to manage"
-        )
-    return EmbeddedServer(settings.data_dir, settings.embedded_port)
-
-
-@server.command("start")
-@click.pass_context
-def server_start(ctx: click.Context) -> None:
-    """Start the server for the data directory (or report the one already running)."""
-    status = _embedded(_settings(ctx)).start()
-    click.echo(f"embedded server running: pid {status.pid}, {status.redis_url}, data {status.data_dir}")
-
-
-@server.command("stop")
-@click.pass_context
-def server_stop(ctx: click.Context) -> None:
-    """Stop the server cleanly (the append-only file is flushed)."""
-    stopped = _embedded(_settings(ctx)).stop()
-    click.echo("embedded server stopped" if stopped else "no embedded server was running")
-
-
-@server.command("status")
-@click.pass_context
-def server_status(ctx: click.Context) -> None:
-    """Say whether the server is running; exit status 1 if not."""
-    status = _embedded(_settings(ctx)).status()
-    if status is None:
-        click.echo(f"no embedded server running for {_settings(ctx).data_dir}")
-        ctx.exit(1)
-    click.echo(f"running: pid {status.pid}, {status.redis_url}, data {status.data_dir}")
-
-
 # -- graph ---------------------------------------------------------------------------------
 
 
@@ -133,7 +80,7 @@ def init(ctx: click.Context) -> None:
     """Create indexes and constraints (idempotent)."""
     from .graph import open_store
 
-    store = open_store(_settings(ctx))
+    store = open_store(settings_of(ctx))
     try:
         store.init_schema()
     finally:
@@ -149,7 +96,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     from .graph import open_store
     from .graph.ingest import IngestRepository
 
-    store = open_store(_settings(ctx))
+    store = open_store(settings_of(ctx))
     try:
         counts = IngestRepository(store).counts()
     finally:
@@ -170,7 +117,7 @@ def reset(ctx: click.Context, yes: bool) -> None:
 
     if not yes:
         click.confirm("Delete every node and edge of the graph?", abort=True)
-    store = open_store(_settings(ctx))
+    store = open_store(settings_of(ctx))
     try:
         store.clear()
         store.init_schema()
@@ -195,7 +142,7 @@ def load(ctx: click.Context, source: str, batch_size: int | None, rejects: Path 
     """
     from .ingest.loading import load_source
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if batch_size is not None:
         settings = settings.with_overrides(batch_size=batch_size)
     result = load_source(settings, source, show_progress=not as_json)
@@ -239,7 +186,7 @@ def synth(ctx: click.Context, out: Path, factor: int, seed: int, mix: float, lim
     """
     from .ingest.synth import read_online_retail, synthesize
 
-    base = read_online_retail(_settings(ctx).datasets_dir, limit)
+    base = read_online_retail(settings_of(ctx).datasets_dir, limit)
     report = synthesize(base, out, factor, seed, mix, limit=limit)
     click.echo(f"wrote {report.events:,} events of {report.users:,} users on {report.items:,} items"
                f" to {out}")
@@ -266,7 +213,7 @@ def refresh(ctx: click.Context, kind: str, wait: bool, timeout: float, as_json: 
 
     from .tasks import REFRESH_FULL, REFRESH_INCREMENTAL, TaskClient
 
-    client = TaskClient(_settings(ctx))
+    client = TaskClient(settings_of(ctx))
     try:
         task_id = client.send(REFRESH_FULL if kind == "full" else REFRESH_INCREMENTAL)
         click.echo(f"{kind} refresh queued: task {task_id}")
@@ -318,7 +265,7 @@ def demo(ctx: click.Context, source: str, n_users: int) -> None:
     from .graph import open_store
     from .tasks import REFRESH_FULL, TaskClient
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if settings.target().embedded:
         ctx.invoke(server_start)
     ctx.invoke(load, source=source, batch_size=None, rejects=None, as_json=False)
@@ -381,157 +328,8 @@ def demo(ctx: click.Context, source: str, n_users: int) -> None:
         store.close()
 
 
-# -- API (appended: serve, up) ---------------------------------------------------------------
-
-
-def _require_keys_or_dev(settings: Settings, dev: bool) -> None:
-    if not settings.api_keys and not dev:
-        raise click.ClickException(
-            "no API keys configured: set INTERESTGRAPH_API_KEYS (e.g. 'k1:read,k2:read+write'), "
-            "or pass --dev to allow anonymous access on this machine")
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="gunicorn worker processes (each opens its own graph connection).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Threads per gunicorn worker.")
-@click.option("--dev", is_flag=True,
-              help="Flask's development server; anonymous access when no API keys are set.")
-@click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int,
-          dev: bool) -> None:
-    """Serve the HTTP API: gunicorn in production, Flask's server with --dev."""
-    settings = _settings(ctx)
-    _require_keys_or_dev(settings, dev)
-    if settings.target().embedded:
-        from .server import EmbeddedServer, Supervisor
-
-        # Start it once here, not racing from every worker, and bring it back if it dies.
-        server = EmbeddedServer(settings.data_dir, settings.embedded_port)
-        server.start()
-        Supervisor(server).start()
-    if dev:
-        from .api import create_app
-
-        click.echo(f"development server on http://{host}:{port} (not for production)")
-        create_app(settings, allow_anonymous=True).run(host=host, port=port, threaded=True)
-        return
-    _gunicorn(settings, host, port, workers, threads)
-
-
-def _metrics_dir(settings: Settings, port: int) -> Path:
-    """An emptied folder for the workers' shared metrics, named in ``PROMETHEUS_MULTIPROC_DIR``.
-
-    Set before any worker imports prometheus_client (which reads it at import), so every worker
-    writes its samples there and a scrape answered by any worker sums them all.
-    """
-    import os
-    import shutil
-
-    path = settings.data_dir / "metrics" / f"api-{port}"
-    shutil.rmtree(path, ignore_errors=True)  # samples of a previous run are not this run's
-    path.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-    return path
-
-
-def _gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
-    from gunicorn.app.base import BaseApplication
-
-    metrics_dir = _metrics_dir(settings, port)
-
-    def child_exit(_server: Any, worker: Any) -> None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid, str(metrics_dir))  # type: ignore[no-untyped-call]
-
-    class _Api(BaseApplication):  # type: ignore[misc]
-        """gunicorn running ``create_app`` in each worker (no preload: one driver per process)."""
-
-        def load_config(self) -> None:
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                               "preload_app": False, "accesslog": None,
-                               "worker_class": "gthread" if threads > 1 else "sync",
-                               "timeout": 60, "graceful_timeout": 20,
-                               "child_exit": child_exit}.items():
-                self.cfg.set(key, value)
-            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25: one per user
-                self.cfg.set("control_socket_disable", True)
-
-        def load(self) -> Any:
-            from .api import create_app
-
-            return create_app(settings)
-
-    _Api().run()
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--dev", is_flag=True, help="Allow anonymous API access when no keys are set.")
-@click.pass_context
-def up(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:
-    """Everything on one laptop: embedded server, a worker, the scheduler and the API.
-
-    Ctrl-C or SIGTERM stops them all.
-    """
-    import signal
-    import subprocess
-    import time
-
-    settings = _settings(ctx)
-    _require_keys_or_dev(settings, dev)
-    if settings.target().embedded:
-        ctx.invoke(server_start)
-    cli = [sys.executable, "-m", "interest_graph.cli"]
-    serve_cmd = [*cli, "serve", "--host", host, "--port", str(port), "--workers", str(workers)]
-    commands = {
-        "worker": [*cli, "worker", "--pool", "solo"],
-        "beat": [*cli, "beat"],
-        "api": [*serve_cmd, "--dev"] if dev else serve_cmd,
-    }
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
-
-    def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for name, command in commands.items():
-            children[name] = subprocess.Popen(command)
-            click.echo(f"started {name} (pid {children[name].pid})")
-        click.echo(f"API on http://{host}:{port} — Ctrl-C stops everything")
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    click.echo(f"{name} exited with status {child.returncode}; stopping", err=True)
-                    stopping = True
-                    break
-            time.sleep(0.5)
-    finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.terminate()
-        for name, child in children.items():
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                click.echo(f"{name} did not stop in 30s; killing it", err=True)
-                child.kill()
-                child.wait()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    click.echo("stopped")
-
-
-main.add_command(audience)
+for _command in (server, serve, up, audience):
+    main.add_command(_command)
 
 
 def run() -> None:  # pragma: no cover - console entry point

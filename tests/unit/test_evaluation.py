@@ -9,9 +9,9 @@ from interest_graph.recipe import EdgeRecipe
 from interest_workers.pipelines import baselines, peers
 from interest_workers.pipelines.evaluation import run_benchmark
 from interest_workers.pipelines.features import HashingEncoder
-from interest_workers.pipelines.gcn import bipartite_edges
 from interest_workers.pipelines.interest_model import FitConfig
 from interest_workers.pipelines.metrics import Targets, evaluate_scorer, index_targets
+from interest_workers.pipelines.propagation import bipartite_edges
 from interest_workers.pipelines.scores import EmbeddingScorer
 from interest_workers.pipelines.splits import temporal_split
 

@@ -8,12 +8,9 @@ import torch
 from torch_geometric import seed_everything
 
 from interest_workers.pipelines.features import build_node_features, user_features
-from interest_workers.pipelines.gcn import (
-    TextGCN,
-    TrainedModel,
+from interest_workers.pipelines.gcn import TextGCN, TrainedModel, embed, embed_inductive
+from interest_workers.pipelines.propagation import (
     bipartite_edges,
-    embed,
-    embed_inductive,
     normalized_adjacency,
     propagation,
 )

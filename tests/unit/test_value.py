@@ -11,16 +11,14 @@ import pytest
 
 from interest_workers.pipelines.value import (
     RFM_TIERS,
-    ValueModelFit,
-    fit_value_model,
     purchase_occasions,
     quintile_scores,
     rfm_scores,
     rfm_tier,
-    score_customers,
     summarize_customers,
     transactions_from_events,
 )
+from interest_workers.pipelines.value_model import ValueModelFit, fit_value_model, score_customers
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("INTERESTGRAPH_DATASETS_DIR", REPO.parent / "shared" / "datasets"))

@@ -22,9 +22,10 @@ import torch
 from ..typing import FloatArray
 from . import baselines
 from .blend import BlendGain, HistoryTerm, Variant
-from .gcn import TextGCN, TrainedModel, resolve_device
+from .gcn import TextGCN, TrainedModel
 from .graph_build import IdMap, InteractionGraph
 from .interest_model import InterestModel, Selection
+from .propagation import resolve_device
 from .segment_space import InterestSpace
 from .segmentation import SavedSegments
 from .sequence import SequentialItemItem

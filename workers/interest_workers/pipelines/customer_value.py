@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .value import ValueModelFit, fit_value_model, rfm_scores, score_customers, summarize_customers
+from .value import rfm_scores, summarize_customers
+from .value_model import ValueModelFit, fit_value_model, score_customers
 
 logger = logging.getLogger(__name__)
 

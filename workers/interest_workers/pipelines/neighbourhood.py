@@ -27,8 +27,9 @@ import scipy.sparse as sp
 import torch
 
 from ..typing import FloatArray, IndexArray
-from .gcn import TrainedModel, transformed_weights
+from .gcn import TrainedModel
 from .graph_build import InteractionGraph
+from .propagation import transformed_weights
 
 Float64Array = npt.NDArray[np.float64]
 

@@ -25,8 +25,8 @@ from torch import Tensor, nn
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 from ..typing import FloatArray, IndexArray
-from .gcn import bipartite_edges, normalized_adjacency, resolve_device
 from .graph_build import InteractionGraph
+from .propagation import bipartite_edges, normalized_adjacency, resolve_device
 from .scores import EmbeddingScorer, Scorer
 from .training import TrainResult
 
