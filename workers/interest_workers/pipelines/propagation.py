@@ -69,14 +69,8 @@ def normalize_edges(
 def normalized_adjacency(
     edge_index: EdgeIndex, edge_weight: Tensor, num_nodes: int, *, transform: str = "log1p"
 ) -> Tensor:
-    """``(N, N)`` sparse COO ``D^-1/2 W D^-1/2`` (row = target) of a symmetric edge list.
-
-    Args:
-        edge_index: ``(2, E)`` symmetric edges.
-        edge_weight: ``(E,)`` raw positive weights.
-        num_nodes: ``N``.
-        transform: See :func:`normalize_edges`.
-    """
+    """``(N, N)`` sparse COO ``D^-1/2 W D^-1/2`` (row = target) of a symmetric edge list; the
+    arguments are :func:`normalize_edges`'s."""
     norm = normalize_edges(edge_index, edge_weight, num_nodes, transform=transform)
     return torch.sparse_coo_tensor(
         edge_index.flip(0), norm, (num_nodes, num_nodes), check_invariants=False

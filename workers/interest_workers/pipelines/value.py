@@ -13,7 +13,6 @@ occasions; they only lower the customer's net spend.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,8 +20,6 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-
-logger = logging.getLogger(__name__)
 
 #: Time units a :class:`CustomerSummary` can be expressed in: days or weeks.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}

@@ -115,6 +115,12 @@ def _lifetimes() -> Any:
     return lifetimes
 
 
+def _frequency_recency_age(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BG/NBD's data per customer: repeat occasions ``x``, recency ``t_x`` and age ``T``."""
+    x, t_x, age = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    return x, t_x, age
+
+
 def fit_value_model(
     summary: CustomerSummary,
     *,
@@ -146,9 +152,7 @@ def fit_value_model(
         raise ValueError(f"penalizer must be >= 0, got {penalizer}")
     lifetimes = _lifetimes()
     frame = summary.frame
-    x = frame["frequency"].to_numpy(dtype=float)
-    t_x = frame["recency"].to_numpy(dtype=float)
-    age = frame["T"].to_numpy(dtype=float)
+    x, t_x, age = _frequency_recency_age(frame)
     # lifetimes' likelihood calls warnings.simplefilter(); keep that from leaking to the caller.
     try:
         with warnings.catch_warnings():
@@ -240,9 +244,7 @@ def score_customers(
         raise ValueError(f"horizon_days must be a positive number, got {horizon_days!r}")
     lifetimes = _lifetimes()
     frame = summary.frame
-    x = frame["frequency"].to_numpy(dtype=float)
-    t_x = frame["recency"].to_numpy(dtype=float)
-    age = frame["T"].to_numpy(dtype=float)
+    x, t_x, age = _frequency_recency_age(frame)
     horizon = horizon_days / TIME_UNITS[fit.time_unit]
 
     bg = lifetimes.BetaGeoFitter()
