@@ -99,6 +99,48 @@ def test_cold_items_take_their_text_neighbours_scores() -> None:
     assert s[0, 2] == pytest.approx(10.0 * 0.8 / 1.4) and s[0, 3] == 0.0 and s[0, 0] == 10.0
 
 
+def test_standardise_into_a_buffer_or_in_place_is_the_zscore() -> None:
+    rng = np.random.default_rng(2)
+    s = (rng.normal(size=(7, 500)) * rng.uniform(0.1, 30, (7, 1)) + 50).astype(np.float32)
+    s[3] = 1.0  # a constant row: all zeros, not NaN
+    ref = (s - s.astype(np.float64).mean(1, keepdims=True)) / (
+        s.astype(np.float64).std(1, keepdims=True) + 1e-8)
+    buffer = np.full_like(s, np.nan)
+    assert np.allclose(standardise(s), ref, atol=1e-4)
+    assert standardise(s, out=buffer) is buffer and np.allclose(buffer, ref, atol=1e-4)
+    copy = s.copy()
+    assert standardise(copy, out=copy) is copy and np.allclose(copy, ref, atol=1e-4)
+    assert np.all(s[3] == 1.0) and np.all(standardise(s)[3] == 0.0)
+
+
+def test_the_blend_leaves_its_terms_scores_alone() -> None:
+    # The blend standardises every term into one buffer: a term's own arrays (here the same
+    # array on every call) must come back unchanged, cold fill included.
+    class Cached:
+        num_items = 6
+
+        def __init__(self, scores: np.ndarray) -> None:
+            self.scores = scores
+
+        def score(self, users: np.ndarray) -> np.ndarray:
+            return self.scores[users]
+
+    rng = np.random.default_rng(4)
+    raw = {t: rng.normal(size=(3, 6)).astype(np.float32) for t in ("gcn", "ease", "rp3beta")}
+    kept = {t: Cached(np.ascontiguousarray(m)) for t, m in raw.items()}
+    item_x = rng.normal(size=(6, 4)).astype(np.float32)
+    item_x /= np.linalg.norm(item_x, axis=1, keepdims=True)
+    cold = ColdItems(item_x, np.array([True, True, False, True, True, True]), k=2)
+    weights = {"gcn": 0.5, "ease": 0.3, "rp3beta": 0.2}
+    s = BlendScorer(kept, weights, cold).score(np.arange(3))
+    for t in raw:
+        assert np.array_equal(kept[t].scores, raw[t]), t
+    expected = sum(w * standardise(raw[t] if t == "gcn" else cold.fill(raw[t].copy()))
+                   for t, w in weights.items())
+    warm = [0, 1, 3, 4, 5]  # the cold item 2 is scored by the text term alone
+    assert np.allclose(s[:, warm], expected[:, warm], atol=1e-5)
+
+
 def test_cold_items_are_scored_by_the_text_terms_alone_in_serving_and_validation() -> None:
     rng = np.random.default_rng(3)
     users, n = 20, 60

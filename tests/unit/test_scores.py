@@ -7,6 +7,8 @@ import scipy.sparse as sp
 from interest_workers.pipelines.scores import (
     BlendScorer,
     EmbeddingScorer,
+    _top_k_exact,
+    _top_k_rows,
     category_matrix,
     category_scores,
     explain,
@@ -48,6 +50,37 @@ def test_ties_at_the_cut_go_to_the_lower_item_index_whatever_k() -> None:
     full = top_k_items(scorer, 300, exclude=exclude).items
     for k in (1, 5, 20, 100, 250):
         assert np.array_equal(top_k_items(scorer, k, exclude=exclude).items, full[:, :k]), k
+
+
+def test_the_topk_candidates_rank_as_the_exact_partition_does() -> None:
+    # _top_k_rows takes torch.topk's k + 1 best and sorts them; rows tied at the cut and rows
+    # padded with -inf must fall back to the exact ranking (lower index first among equals).
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        b, n, k = int(rng.integers(0, 30)), int(rng.integers(1, 200)), int(rng.integers(1, 30))
+        if trial % 2:
+            s = rng.integers(0, int(rng.integers(1, 20)), (b, n)).astype(np.float32)
+        else:
+            s = rng.standard_normal((b, n)).astype(np.float32)
+        s[rng.random((b, n)) < rng.random() * 0.5] = -np.inf
+        fast, exact = _top_k_rows(s, k), _top_k_exact(s, k)
+        assert np.array_equal(fast[0], exact[0]) and np.array_equal(fast[1], exact[1]), trial
+
+
+def test_top_k_masks_a_copy_of_scores_a_scorer_keeps() -> None:
+    class Cached:
+        """Hands out the same array on every call, as a precomputed scorer may."""
+
+        num_items = 4
+        scores = np.array([[4.0, 3.0, 2.0, 1.0]], np.float32)
+
+        def score(self, users: np.ndarray) -> np.ndarray:
+            return self.scores
+
+    scorer = Cached()
+    top = top_k_items(scorer, 2, users=np.array([0]), exclude=sp.csr_matrix([[1.0, 0, 0, 0]]))
+    assert top.items.tolist() == [[1, 2]]
+    assert scorer.scores.tolist() == [[4.0, 3.0, 2.0, 1.0]]
 
 
 def test_reasons_cite_the_most_similar_own_item_and_a_shared_category() -> None:

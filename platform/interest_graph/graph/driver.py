@@ -120,13 +120,20 @@ class GraphStore(Protocol):
     def close(self) -> None: ...
 
 
+_SCALARS = (str, int, float, type(None))  # bool is an int
+
+
 def _plain(value: Any) -> Any:
     """FalkorDB Node/Edge/Path objects → plain dicts and lists."""
+    if isinstance(value, list):
+        # A refresh pulls millions of list entries (the edges of each user): lists of scalars,
+        # the usual case, are kept as they are rather than converted entry by entry.
+        if all(isinstance(v, _SCALARS) for v in value):
+            return value
+        return [_plain(v) for v in value]
     props = getattr(value, "properties", None)
     if isinstance(props, dict):
         return dict(props)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value

@@ -70,6 +70,10 @@ class Popularity:
     def score(self, users: IndexArray) -> FloatArray:
         return np.broadcast_to(self.counts, (len(users), len(self.counts))).copy()
 
+    def score_into(self, users: IndexArray, out: FloatArray) -> FloatArray:
+        out[...] = self.counts
+        return out
+
 
 class ItemKNN:
     """Item-based k-nearest neighbours with cosine similarity on the binary user×item matrix.
@@ -323,7 +327,21 @@ class RP3Beta:
         return int(self.w.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
-        return np.asarray((self.history[users] @ self.w).todense(), dtype=np.float32)
+        return sparse_scores(self.history[users] @ self.w)
+
+    def score_into(self, users: IndexArray, out: FloatArray) -> FloatArray:
+        return sparse_scores(self.history[users] @ self.w, out)
+
+
+def sparse_scores(product: sp.spmatrix, out: FloatArray | None = None) -> FloatArray:
+    """A sparse ``(B, I)`` product as dense float32, written into ``out`` when given (a reused
+    buffer: no new pages to fault in, which costs as much as the product at large ``I``)."""
+    if out is None:
+        return np.asarray(product.toarray(), dtype=np.float32)
+    if product.dtype == out.dtype:
+        return product.toarray(out=out)  # type: ignore[no-any-return]
+    np.copyto(out, product.toarray())
+    return out
 
 
 class Content:
@@ -355,3 +373,6 @@ class Content:
 
     def score(self, users: IndexArray) -> FloatArray:
         return self.user_x[users] @ self.item_x.T
+
+    def score_into(self, users: IndexArray, out: FloatArray) -> FloatArray:
+        return np.matmul(self.user_x[users], self.item_x.T, out=out)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -151,10 +152,20 @@ class ColdItems:
         self.mix = sp.csr_matrix((w.ravel().astype(np.float32), (rows, cols)),
                                  shape=(n, len(self.cold)))
 
+    @cached_property
+    def _sources(self) -> tuple[IndexArray, sp.csr_matrix]:
+        """The warm items some cold item draws on, and ``(C, S)`` their weights per cold item."""
+        sources = np.flatnonzero(self.mix.getnnz(axis=1))
+        return sources, sp.csr_matrix(self.mix[sources].T)
+
     def fill(self, scores: FloatArray) -> FloatArray:
-        """``scores`` ``(B, I)`` with the cold columns replaced by their neighbours' mean."""
+        """``scores`` ``(B, I)`` with the cold columns replaced by their neighbours' mean.
+
+        Reads only the neighbours' columns (a ``B × S`` gather, not the whole matrix).
+        """
         if len(self.cold):
-            scores[:, self.cold] = (self.mix.T @ scores.T).T
+            sources, weights = self._sources
+            scores[:, self.cold] = (weights @ np.ascontiguousarray(scores[:, sources].T)).T
         return scores
 
 
@@ -183,9 +194,22 @@ def cold_blend(blend: FloatArray, text: FloatArray, weights: Mapping[str, float]
     return blend
 
 
-def standardise(s: FloatArray) -> FloatArray:
-    """Per-row zero mean, unit standard deviation."""
-    return np.asarray((s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-8), np.float32)
+def standardise(s: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """Per-row zero mean, unit standard deviation, as float32.
+
+    Args:
+        s: ``(B, I)`` scores.
+        out: Where to write the result (``s`` itself, or a buffer of its shape and float32);
+            default a new array. Three passes over the matrix and no temporary of its size, which
+            matters when a batch is users × a whole catalogue.
+    """
+    s = np.asarray(s, dtype=np.float32)
+    if s.ndim != 2 or s.shape[1] == 0:
+        return np.array(s, dtype=np.float32, copy=True) if out is None else _copied(out, s)
+    z: FloatArray = np.subtract(s, s.mean(1, keepdims=True), out=out)
+    std = np.sqrt(np.einsum("ij,ij->i", z, z) / np.float32(s.shape[1]))
+    np.divide(z, (std + np.float32(1e-8))[:, None], out=z)
+    return z
 
 
 class BlendScorer:
@@ -209,24 +233,66 @@ class BlendScorer:
     def num_items(self) -> int:
         return next(iter(self.terms.values())).num_items
 
-    def term_scores(self, name: str, users: IndexArray) -> FloatArray:
-        s = np.asarray(self.terms[name].score(users), dtype=np.float32)
-        if self.cold is not None and name not in TEXT_TERMS:
-            s = self.cold.fill(np.array(s, copy=True))
-        return standardise(s)
+    def term_scores(self, name: str, users: IndexArray, out: FloatArray | None = None
+                    ) -> FloatArray:
+        """Term ``name``'s standardised scores of ``users``, cold columns filled.
+
+        Args:
+            out: A ``(B, I)`` float32 buffer to write them into (a term with ``score_into``
+                scores straight into it); default a new array. A term's own arrays are never
+                written.
+        """
+        term = self.terms[name]
+        fill = self.cold is not None and len(self.cold.cold) and name not in TEXT_TERMS
+        into = getattr(term, "score_into", None)
+        if out is not None and into is not None:
+            s = into(users, out)
+        else:
+            s = np.asarray(term.score(users), dtype=np.float32)
+            if fill:
+                s = np.array(s, copy=True) if out is None else _copied(out, s)
+        if fill:
+            assert self.cold is not None
+            s = self.cold.fill(s)
+        return standardise(s, out=out)
 
     def score(self, users: IndexArray) -> FloatArray:
-        out = np.zeros((len(users), self.num_items), dtype=np.float32)
-        text = np.zeros_like(out)
+        """``(B, I)`` blended scores: a new array the caller owns (see ``fresh_scores``).
+
+        Each term is scored and standardised in one reused buffer, weighted and added up; the
+        cold items, where a text term has weight, then take the text terms' sum rescaled to the
+        blend's total weight (:func:`cold_blend`, on the cold columns only).
+        """
+        shape = (len(users), self.num_items)
+        out: FloatArray | None = None
+        z = np.empty(shape, dtype=np.float32)  # every term's standardised scores in turn
+        cold = self.cold.cold if self.cold is not None else np.zeros(0, np.int64)
+        total = sum(self.weights.values())
+        text_w = sum(w for t, w in self.weights.items() if t in TEXT_TERMS)
+        text = np.zeros((len(users), len(cold)), np.float32) if len(cold) and text_w > 0 else None
         for name, weight in self.weights.items():
-            if weight:
-                z = weight * self.term_scores(name, users)
+            if not weight:
+                continue
+            z = self.term_scores(name, users, out=z)
+            z *= np.float32(weight)
+            if text is not None and name in TEXT_TERMS:
+                text += z[:, cold]
+            if out is None:  # the first term's buffer becomes the sum
+                out, z = z, np.empty(shape, dtype=np.float32)
+            else:
                 out += z
-                if name in TEXT_TERMS:
-                    text += z
-        if self.cold is not None:
-            out = cold_blend(out, text, self.weights, self.cold.cold)
+        assert out is not None  # __init__: a term of non-zero weight
+        if text is not None:
+            out[:, cold] = text * np.float32(total / text_w)
         return out
+
+    #: :meth:`score` returns a new array: :func:`~.scores.top_k_items` masks it without a copy.
+    fresh_scores = True
+
+
+def _copied(out: FloatArray, s: FloatArray) -> FloatArray:
+    np.copyto(out, s)
+    return out
 
 
 def _mask(s: FloatArray, exclude: sp.csr_matrix) -> None:

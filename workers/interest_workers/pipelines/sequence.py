@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..typing import FloatArray, IndexArray
-from .baselines import pad_items
+from .baselines import pad_items, sparse_scores
 from .graph_build import InteractionGraph
 
 
@@ -104,4 +104,7 @@ class SequentialItemItem:
         return int(self.w.shape[0])
 
     def score(self, users: IndexArray) -> FloatArray:
-        return np.asarray((self.history[users] @ self.w).todense(), dtype=np.float32)
+        return sparse_scores(self.history[users] @ self.w)
+
+    def score_into(self, users: IndexArray, out: FloatArray) -> FloatArray:
+        return sparse_scores(self.history[users] @ self.w, out)
