@@ -169,6 +169,13 @@ class ColdItems:
         return scores
 
 
+def text_scale(weights: Mapping[str, float]) -> np.float32 | None:
+    """What a cold item's text-term sum is multiplied by: the blend's total weight over the text
+    terms' (``None`` when no text term has weight: cold items then keep the blend's score)."""
+    text_w = sum(w for t, w in weights.items() if t in TEXT_TERMS)
+    return np.float32(sum(weights.values()) / text_w) if text_w > 0 else None
+
+
 def cold_blend(blend: FloatArray, text: FloatArray, weights: Mapping[str, float],
                cold: np.ndarray) -> FloatArray:
     """``blend`` with the ``cold`` entries scored by the text terms alone.
@@ -182,11 +189,10 @@ def cold_blend(blend: FloatArray, text: FloatArray, weights: Mapping[str, float]
     A cold item gets ``text · total weight / text weight``; nothing changes when no text term has
     weight.
     """
-    total = sum(w for w in weights.values())
-    text_w = sum(w for t, w in weights.items() if t in TEXT_TERMS)
-    if text_w <= 0 or not np.size(cold):
+    scale = text_scale(weights)
+    if scale is None or not np.size(cold):
         return blend
-    scaled = text * np.float32(total / text_w)
+    scaled = text * scale
     if cold.dtype == bool:
         blend[cold] = scaled[cold]
     else:
@@ -270,9 +276,9 @@ class BlendScorer:
         out: FloatArray | None = None
         z = np.empty(shape, dtype=np.float32)  # every term's standardised scores in turn
         cold = self.cold.cold if self.cold is not None else np.zeros(0, np.int64)
-        total = sum(self.weights.values())
-        text_w = sum(w for t, w in self.weights.items() if t in TEXT_TERMS)
-        text = np.zeros((len(users), len(cold)), np.float32) if len(cold) and text_w > 0 else None
+        scale = text_scale(self.weights)
+        text = (np.zeros((len(users), len(cold)), np.float32)
+                if len(cold) and scale is not None else None)
         for name, weight in self.weights.items():
             if not weight:
                 continue
@@ -285,8 +291,8 @@ class BlendScorer:
             else:
                 out += z
         assert out is not None  # __init__: a term of non-zero weight
-        if text is not None:
-            out[:, cold] = text * np.float32(total / text_w)
+        if text is not None and scale is not None:
+            out[:, cold] = text * scale
         return out
 
     #: :meth:`score` returns a new array: :func:`~.scores.top_k_items` masks it without a copy.

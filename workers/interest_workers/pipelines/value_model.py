@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -82,21 +82,7 @@ class ValueModelFit:
 
     def as_dict(self) -> dict[str, Any]:
         """The fit as a JSON-serialisable dict (to store alongside scores)."""
-        return {
-            "r": self.r,
-            "alpha": self.alpha,
-            "a": self.a,
-            "b": self.b,
-            "log_likelihood": self.log_likelihood,
-            "n_customers": self.n_customers,
-            "p": self.p,
-            "q": self.q,
-            "v": self.v,
-            "spend_log_likelihood": self.spend_log_likelihood,
-            "n_repeat_customers": self.n_repeat_customers,
-            "time_unit": self.time_unit,
-            "library": self.library,
-        }
+        return asdict(self)
 
 
 def _lifetimes() -> Any:
