@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from interest_graph.recipe import EdgeRecipe
-from interest_workers.pipelines import baselines, peers
+from interest_workers.pipelines import baselines, lightgcn, peers
 from interest_workers.pipelines.evaluation import run_benchmark
 from interest_workers.pipelines.features import HashingEncoder
 from interest_workers.pipelines.interest_model import FitConfig
@@ -64,7 +64,7 @@ def test_baselines_rank_cluster_items_first(tiny_graph, encoder) -> None:
     pop = baselines.Popularity().fit(tiny_graph).score(u1)[0]
     assert pop[tiny_graph.items.index("new")] == 0 and pop[tea3] == 2
     for model in (peers.ImplicitBPR(factors=4, iterations=3), peers.MultVAE(epochs=3),
-                  peers.LightGCN(epochs=3, min_batch_size=4)):
+                  lightgcn.LightGCN(epochs=3, min_batch_size=4)):
         assert model.fit(tiny_graph).score(u1).shape == (1, 7)
     g = make_graph(PAIRS, list(ITEM_TEXTS))
     t = index_targets(g, {"u1": ["tea3", "unknown"], "nobody": ["tea1"]})
@@ -114,7 +114,7 @@ def test_benchmark_runs_all_methods_and_is_deterministic() -> None:
 
 
 def test_lightgcn_propagates_as_pyg_does(tiny_graph) -> None:
-    model = peers.LightGCN(epochs=2, min_batch_size=4).fit(tiny_graph)
+    model = lightgcn.LightGCN(epochs=2, min_batch_size=4).fit(tiny_graph)
     U = tiny_graph.num_users
     with torch.no_grad():
         z = model.module.get_embedding(bipartite_edges(tiny_graph.edge_index, U))
@@ -124,4 +124,4 @@ def test_lightgcn_propagates_as_pyg_does(tiny_graph) -> None:
     a = torch.rand(6, 6, dtype=torch.float64)
     adj = ((a + a.T) * (a + a.T > 1.0)).to_sparse_csr()
     x = torch.rand(6, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda v: peers._SymmetricPropagation.apply(adj, v), (x,))
+    assert torch.autograd.gradcheck(lambda v: lightgcn._SymmetricPropagation.apply(adj, v), (x,))

@@ -44,8 +44,8 @@ CONFIG = FitConfig(max_epochs=6, embedding_dim=8, l2_grid=(1.0, 10.0), rp3_alpha
 def test_carve_holds_out_each_users_latest_first_touched_edges() -> None:
     pairs = [("a", "i1"), ("a", "i2"), ("a", "i3"), ("a", "i4"), ("b", "i1"), ("b", "i2"),
              ("c", "i3")]
-    # a touched i3 last; i2 and i4 tie, the higher item index is held out first.
-    first = [1.0, 5.0, 9.0, 5.0, 2.0, 1.0, 7.0]
+    # a touched i3 last, then i4.
+    first = [1.0, 5.0, 9.0, 6.0, 2.0, 1.0, 7.0]
     g = make_graph(pairs, ["i1", "i2", "i3", "i4", "cold"], first_ts=first)
     sub, targets = carve_validation(g, holdout=0.5, min_items=2)
     assert targets.users.tolist() == [0, 1]

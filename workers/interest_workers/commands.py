@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 def evaluate(
     dataset: str, as_json: bool, seed: int | None, encoder: str, methods: str, cache: Path | None
 ) -> None:
-    """Evaluate ours against the baselines on DATASET (a name or a path) with a temporal split.
+    """Evaluate ours against the baselines on DATASET (a name or a path): on its own fixed
+    train/test split when it has one (gowalla, a train.txt/test.txt folder, a split column),
+    else on a temporal split.
 
     Edge weights and the served model's fit come from the settings, as in the refresh.
     """
@@ -64,12 +66,13 @@ def evaluate(
         out = run_benchmark(
             ds.events, ds.items, enc, text_cache, recipe=EdgeRecipe.from_settings(settings),
             config=FitConfig.from_settings(settings), methods=methods.split(","),
+            test_events=ds.test,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
     header = f"{'method':<12}{'R@20':>8}{'NDCG@20':>9}{'Hit@10':>8}{'cov':>7}{'coldR@20':>10}{'fit s':>8}"
     click.echo(f"{ds.name}: {out['info']['users']} users, {out['info']['items']} items, "
-               f"{out['info']['test_pairs']} held-out pairs")
+               f"{out['info']['test_pairs']} held-out pairs ({out['info']['split']} split)")
     click.echo(header)
     for name, m in out["methods"].items():
         cold = "-" if m["cold_recall@20"] is None else f"{m['cold_recall@20']:.4f}"
@@ -77,6 +80,8 @@ def evaluate(
             f"{name:<12}{m['recall@20']:>8.4f}{m['ndcg@20']:>9.4f}{m['hit@10']:>8.4f}"
             f"{m['coverage']:>7.3f}{cold:>10}{m['fit_s']:>8.1f}"
         )
+    for name, why in out["skipped"].items():
+        click.echo(f"{name:<12}not run: {why}")
     if as_json:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         click.echo(json.dumps({"datasets": {ds.name: out["methods"]}, "info": out["info"],

@@ -8,6 +8,8 @@ Generic format (``interestgraph load PATH``): ``PATH`` is an events file (``.csv
 optionally ``.gz``) or a folder holding ``events.*`` and optionally ``items.*``. Event fields:
 ``event_id, user_id, item_id, type, timestamp`` and optional ``quantity, price, rating, text``; item
 fields: ``item_id, title, description, price, categories`` (a list, or ``|``-separated in CSV).
+An optional ``split`` column (``train``/``test``), or a folder in the LightGCN format, makes the
+dataset a fixed split (:mod:`~interest_graph.ingest.fixed_split`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DatasetError
+from .fixed_split import (
+    HeldOut,
+    find_split_file,
+    is_split_folder,
+    pair_lines,
+    split_of,
+)
 from .product_types import head_counts, product_type
 from .records import Event, ItemRecord, RecordError, parse_event, parse_item
 from .sources import PUBLIC_DATASETS, how_to_get
 
-Record = Event | ItemRecord | RecordError
+Record = Event | ItemRecord | RecordError | HeldOut
 DATASET_NAMES = tuple(PUBLIC_DATASETS)
 DEFAULT_DATASETS_DIR = Path("../shared/datasets")
 _PRODUCT_CODE = re.compile(r"^\d{5}")
@@ -37,11 +46,22 @@ _PRODUCT_CODE = re.compile(r"^\d{5}")
 
 @dataclass
 class DatasetReader:
-    """A readable dataset: iterate :meth:`records`; ``skipped`` fills in as it goes."""
+    """A readable dataset: iterate :meth:`records`; ``skipped`` fills in as it goes.
+
+    ``with_test``: a fixed split's test events are yielded as :class:`HeldOut` (else they are
+    skipped, so that loading a split into the store loads its training part).
+    """
 
     name: str
     paths: tuple[Path, ...]
     skipped: Counter[str] = field(default_factory=Counter)
+    with_test: bool = False
+
+    def _held_out(self, event: Event) -> Iterator[HeldOut]:
+        if self.with_test:
+            yield HeldOut(event)
+        else:
+            self.skipped["test split"] += 1
 
     def records(self) -> Iterator[Record]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -132,10 +152,43 @@ class GenericReader(DatasetReader):
             if isinstance(raw, RecordError):
                 yield raw
                 continue
+            split = split_of(raw, lineno)
+            if isinstance(split, RecordError):
+                yield split
+                continue
             try:
-                yield parse_event(raw)
+                event = parse_event(raw)
             except ValueError as exc:
                 yield RecordError(lineno, exc.args[0], exc.args[1])
+                continue
+            if split == "test":
+                yield from self._held_out(event)
+            else:
+                yield event
+
+
+class SplitReader(DatasetReader):
+    """A LightGCN-format split: ``paths`` are its train and test files."""
+
+    def records(self) -> Iterator[Record]:
+        train, test = self.paths
+        for path, split in ((train, "train"), (test, "test")):
+            if split == "test" and not self.with_test:
+                self.skipped["test split"] += sum(1 for _ in _split_events(path, split))
+                continue
+            for record in _split_events(path, split):
+                if split == "test" and isinstance(record, Event):
+                    yield from self._held_out(record)
+                else:
+                    yield record
+
+
+def _split_events(path: Path, split: str) -> Iterator[Event | RecordError]:
+    try:
+        with _open_text(path) as fh:
+            yield from pair_lines(fh, split)
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot be read: {exc}") from None
 
 
 class OnlineRetailReader(DatasetReader):
@@ -323,13 +376,19 @@ def open_dataset(name_or_path: str | Path, datasets_dir: Path | None = None) -> 
                 f"{how_to_get(datasets_dir, [name])}")
         if name == "online-retail":
             return OnlineRetailReader(name, tuple(source.paths(datasets_dir)))
+        if name == "gowalla":
+            return SplitReader(name, tuple(source.paths(datasets_dir)))
         reader = MovieLensReader if name == "ml-100k" else AmazonMagazineReader
         return reader(name, (datasets_dir / source.folder,))
     path = Path(name_or_path)
     if path.is_dir():
+        if is_split_folder(path):
+            files = (find_split_file(path, "train"), find_split_file(path, "test"))
+            return SplitReader(path.name, tuple(f for f in files if f is not None))
         events = _find(path, "events")
         if events is None:
-            raise DatasetError(f"{path} holds no events.csv / events.jsonl")
+            raise DatasetError(f"{path} holds no events.csv / events.jsonl, nor a train.txt and "
+                               "test.txt split")
         return GenericReader(events, _find(path, "items"))
     if not path.exists():
         raise DatasetError(
@@ -343,27 +402,38 @@ def open_dataset(name_or_path: str | Path, datasets_dir: Path | None = None) -> 
 
 @dataclass
 class LoadedDataset:
-    """A whole dataset in memory, for evaluation and benchmarks."""
+    """A whole dataset in memory, for evaluation and benchmarks.
+
+    ``test``: a fixed split's test events (``events`` is then its training part); ``None`` for a
+    dataset without one (the evaluation makes a temporal split).
+    """
 
     name: str
     events: list[Event]
     items: dict[str, ItemRecord]
     errors: list[RecordError]
     skipped: Counter[str]
+    test: list[Event] | None = None
 
 
 def read_dataset(name_or_path: str | Path, datasets_dir: Path | None = None) -> LoadedDataset:
     """Read a whole dataset into memory (events in file order, items by id)."""
     reader = open_dataset(name_or_path, datasets_dir)
+    reader.with_test = True
     events: list[Event] = []
+    test: list[Event] = []
     items: dict[str, ItemRecord] = {}
     errors: list[RecordError] = []
     for record in reader.records():
         if isinstance(record, Event):
             events.append(record)
+        elif isinstance(record, HeldOut):
+            test.append(record.event)
         elif isinstance(record, ItemRecord):
             items[record.item_id] = record
         else:
             errors.append(record)
-    return LoadedDataset(reader.name, events, items, errors, reader.skipped)
+    split = test or isinstance(reader, SplitReader)
+    return LoadedDataset(reader.name, events, items, errors, reader.skipped,
+                         test if split else None)
 

@@ -22,6 +22,7 @@ from ..graph.driver import Prepared
 from ..graph.ingest import IngestRepository
 from ..privacy import Pseudonymiser, text_hash
 from ..recipe import USER_TEXT_TYPES, EdgeRecipe, user_text
+from .fixed_split import HeldOut
 from .records import EVENT_TYPES, Event, ItemRecord, RecordError
 
 log = logging.getLogger(__name__)
@@ -236,12 +237,15 @@ class Ingestor:
 
     def run(
         self,
-        records: Iterable[Event | ItemRecord | RecordError],
+        records: Iterable[Event | ItemRecord | RecordError | HeldOut],
         *,
         progress: Callable[[int], None] | None = None,
         pipelined: bool = True,
     ) -> IngestSummary:
-        """Ingest a stream of records; returns the summary (errors for rejected records)."""
+        """Ingest a stream of records; returns the summary (errors for rejected records).
+
+        A fixed split's test events (:class:`~.fixed_split.HeldOut`) are never loaded: they are
+        what an evaluation scores, not behaviour."""
         summary = IngestSummary()
         started = time.perf_counter()
         work: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=2)
@@ -294,7 +298,7 @@ class Ingestor:
                     if len(items) >= self.batch_size:
                         submit("items", items)
                         items = {}
-                else:
+                elif isinstance(record, RecordError):
                     summary.add_error(record)
             if items:
                 submit("items", items)

@@ -55,6 +55,14 @@ PUBLIC_DATASETS: dict[str, PublicDataset] = {d.name: d for d in (
         "reviews and metadata files, kept as the publisher's .json.gz",
         "amazon-magazine-subscriptions",
         ("Magazine_Subscriptions_5.json.gz", "meta_Magazine_Subscriptions.json.gz")),
+    PublicDataset(
+        "gowalla", "Gowalla check-ins, the fixed train/test split of LightGCN and NGCF "
+        "(29,858 users, 40,981 items)",
+        "Cho, Myers & Leskovec (KDD 2011; SNAP), 10-core split by Wang et al. (NGCF, SIGIR 2019) "
+        "as used by He et al. (LightGCN, SIGIR 2020); research use",
+        "https://github.com/gusye1234/LightGCN-PyTorch - data/gowalla/train.txt and test.txt "
+        "(lines 'user item item ...'), gzipped",
+        "gowalla", ("train.txt.gz", "test.txt.gz")),
 )}
 
 OWN_DATA_HINT = ("Or use your own data: 'interestgraph load PATH' or 'interestgraph demo PATH' "

@@ -22,6 +22,7 @@ import torch
 from ..typing import FloatArray
 from . import baselines
 from .blend import BlendGain, HistoryTerm, Variant
+from .filters import GraphFilter
 from .gcn import TextGCN, TrainedModel
 from .graph_build import IdMap, InteractionGraph
 from .interest_model import InterestModel, Selection
@@ -87,6 +88,8 @@ def _term_tensors(name: str, term: HistoryTerm) -> dict[str, torch.Tensor]:
         return _sparse(f"{name}.w", term.w)
     if isinstance(term, baselines.Popularity):
         return {f"{name}.counts": _tensor(term.counts)}
+    if isinstance(term, GraphFilter):
+        return {f"{name}.v": _tensor(term.v)}
     return {}
 
 
@@ -103,6 +106,8 @@ def _term(variant: Variant, tensors: dict[str, torch.Tensor], graph: Interaction
     elif name == "sequence":
         term = SequentialItemItem(p["decay"])
         term.w = _unsparse("sequence.w", tensors, n)
+    elif name == "filter":
+        term = GraphFilter(p["beta"], p["time"]).fit(graph, vectors=tensors["filter.v"].numpy())
     elif name == "popularity":
         term = baselines.Popularity()
         term.counts = tensors["popularity.counts"].numpy()

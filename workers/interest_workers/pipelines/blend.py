@@ -5,6 +5,8 @@ Candidate terms (:data:`TERMS`), each a :class:`~interest_workers.pipelines.scor
 * ``gcn``: the text-fed GCN's dot products (:mod:`~interest_workers.pipelines.gcn`);
 * ``ease``: EASE item-item regression, on binary or recipe-weighted histories;
 * ``rp3beta``: the RP3β random walk, likewise;
+* ``filter``: the blur-and-sharpen graph filter of GF-CF and BSPM
+  (:mod:`~interest_workers.pipelines.filters`);
 * ``sequence``: items people touched right after the user's latest ones
   (:mod:`~interest_workers.pipelines.sequence`);
 * ``content``: text similarity to the user's history;
@@ -39,6 +41,7 @@ import scipy.sparse as sp
 
 from ..typing import FloatArray, IndexArray
 from . import baselines
+from .filters import GraphFilter
 from .graph_build import InteractionGraph
 from .metrics import Targets
 from .scores import Scorer, _top_k_rows
@@ -46,7 +49,7 @@ from .sequence import SequentialItemItem
 
 logger = logging.getLogger(__name__)
 
-TERMS = ("gcn", "ease", "rp3beta", "sequence", "content", "popularity")
+TERMS = ("gcn", "ease", "rp3beta", "filter", "sequence", "content", "popularity")
 #: The scorer served unless the validation carve shows the blend better (:func:`prefer_default`).
 DEFAULT_TERM = "rp3beta"
 #: Terms that score items nobody has touched from text themselves.
@@ -76,7 +79,9 @@ class Variant:
 
 
 def variants(term: str, *, l2_grid: Sequence[float], rp3_alphas: Sequence[float],
-             rp3_betas: Sequence[float], sequence_decays: Sequence[float]) -> list[Variant]:
+             rp3_betas: Sequence[float], sequence_decays: Sequence[float],
+             filter_betas: Sequence[float] = (), filter_times: Sequence[float] = ()
+             ) -> list[Variant]:
     """The candidates of one closed-form term (``gcn`` is trained, not enumerated)."""
     if term == "ease":
         return [Variant("ease", (("l2", l2), ("history", h)))
@@ -85,6 +90,10 @@ def variants(term: str, *, l2_grid: Sequence[float], rp3_alphas: Sequence[float]
         # The history innermost: consecutive variants share the walk (see fit_variant).
         return [Variant("rp3beta", (("alpha", a), ("beta", b), ("history", h)))
                 for a in rp3_alphas for b in rp3_betas for h in ("binary", "weighted")]
+    if term == "filter":
+        # β outermost: the variants of one β share the sharpening powers (GraphFilter.grid).
+        return [Variant("filter", (("beta", b), ("time", t)))
+                for b in filter_betas for t in filter_times]
     if term == "sequence":
         return [Variant("sequence", (("decay", d),)) for d in sequence_decays]
     if term in ("content", "popularity"):
@@ -101,7 +110,8 @@ def fit_variant(variant: Variant, graph: InteractionGraph, item_x: FloatArray,
             weights come from the binary matrix whatever history the variant scores with, and
             its popularity penalty only rescales the walk's columns, so one product per ``α``
             serves every ``β`` listed in ``shared["rp3beta_betas"]`` and both histories
-            (consecutive in :func:`variants`).
+            (consecutive in :func:`variants`). Likewise the graph filter's factors, which every
+            ``(β, T)`` shares.
     """
     p = variant.as_dict()
     if variant.term == "ease":
@@ -117,6 +127,12 @@ def fit_variant(variant: Variant, graph: InteractionGraph, item_x: FloatArray,
                                               term.k)
             shared["rp3beta_key"], shared["rp3beta_w"] = key, dict(zip(betas, walks))
         return term.fit(graph, weights=shared["rp3beta_w"][float(p["beta"])])
+    if variant.term == "filter":
+        if shared is None:
+            return GraphFilter(p["beta"], p["time"]).fit(graph)
+        if shared.get("filter_key") != id(graph):
+            shared["filter_key"], shared["filter"] = id(graph), GraphFilter().fit(graph)
+        return shared["filter"].with_params(p["beta"], p["time"])  # type: ignore[no-any-return]
     if variant.term == "sequence":
         return SequentialItemItem(p["decay"]).fit(graph)
     if variant.term == "content":

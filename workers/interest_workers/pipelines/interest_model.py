@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +48,7 @@ from .blend import (
     variants,
 )
 from .features import user_features
+from .filters import FILTER_BETAS, FILTER_TIMES, GraphFilter
 from .gcn import TextGCN, TrainedModel, embed
 from .graph_build import InteractionGraph
 from .metrics import Targets, embedding_validation, without_targets
@@ -88,6 +90,8 @@ class FitConfig:
         rp3_alphas: RP3β powers tried.
         rp3_betas: RP3β popularity penalties tried.
         sequence_decays: Next-item discounts tried.
+        filter_betas: The graph filter's ideal low-pass weights tried.
+        filter_times: Its sharpening times tried.
         blend_grid: Weights tried per term.
         blend_rounds: Coordinate-ascent sweeps at most.
         blend_resamples: Bootstrap resamples of the validation users the weights are averaged
@@ -125,11 +129,13 @@ class FitConfig:
     rp3_alphas: tuple[float, ...] = RP3_ALPHAS
     rp3_betas: tuple[float, ...] = RP3_BETAS
     sequence_decays: tuple[float, ...] = (0.5, 0.7, 0.9)
+    filter_betas: tuple[float, ...] = FILTER_BETAS
+    filter_times: tuple[float, ...] = FILTER_TIMES
     blend_grid: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
     blend_rounds: int = 3
     blend_resamples: int = 8
     cold_neighbours: int = 20
-    max_validation_cells: int = 20_000_000
+    max_validation_cells: int = 60_000_000
     dense_item_limit: int | None = 8_000
     select_users: int | None = 20_000
     sampled_edges: int | None = None
@@ -178,7 +184,8 @@ class FitConfig:
 
     def variants(self, term: str) -> list[Variant]:
         return variants(term, l2_grid=self.l2_grid, rp3_alphas=self.rp3_alphas,
-                        rp3_betas=self.rp3_betas, sequence_decays=self.sequence_decays)
+                        rp3_betas=self.rp3_betas, sequence_decays=self.sequence_decays,
+                        filter_betas=self.filter_betas, filter_times=self.filter_times)
 
 
 @dataclass(frozen=True)
@@ -303,15 +310,15 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     cold = ColdItems(item_x, sub.item_degree() > 0, config.cold_neighbours)
     scores = ValidationScores({}, sp.csr_matrix(exclude[rows]), local, cold=cold.cold)
 
-    def matrix(name: str, scorer: Scorer) -> tuple[FloatArray, FloatArray | None]:
+    def matrix(name: str, s: FloatArray) -> tuple[FloatArray, FloatArray | None]:
         """Standardised scores with the cold columns filled, and the raw scores the fill changed
         (``None``: it changes nothing)."""
-        s = np.asarray(scorer.score(rows), dtype=np.float32)
+        s = np.asarray(s, dtype=np.float32)
         if name in TEXT_TERMS or not len(cold.cold):
             return standardise(s), None
         return standardise(cold.fill(np.array(s, copy=True))), s
 
-    scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie))[0]
+    scores.matrices["gcn"] = matrix("gcn", EmbeddingScorer(ue, ie).score(rows))[0]
     singles = {"gcn": scores.evaluate({"gcn": 1.0})}
     chosen: dict[str, Variant] = {}
     unfilled: dict[str, FloatArray] = {}  # the chosen variant's raw scores, per term
@@ -319,9 +326,9 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     for term in config.terms_for(catalogue):
         if term == "gcn":
             continue
-        for variant in config.variants(term):
-            started = time.perf_counter()
-            m, raw = matrix(term, fit_variant(variant, sub, item_x, user_text_x, shared))
+        for variant, raw_scores, started in _candidates(term, config, sub, rows, item_x,
+                                                         user_text_x, shared):
+            m, raw = matrix(term, raw_scores)
             value = ValidationScores({term: m}, scores.exclude, local).evaluate({term: 1.0})
             logger.info("validation %s: %.4f (%.1f s)", variant, value,
                         time.perf_counter() - started)
@@ -346,6 +353,25 @@ def _select(sub: InteractionGraph, targets: Targets, exclude: sp.csr_matrix, ite
     kept = {t: v for t, v in chosen.items() if t in weights}
     return Selection(max(res.best_epoch, 1), kept, weights, best, res.best_val, singles, gain,
                      cold_items, cold_gain)
+
+
+def _candidates(term: str, config: FitConfig, sub: InteractionGraph, rows: IndexArray,
+                item_x: FloatArray, user_text_x: FloatArray, shared: dict[str, Any]
+                ) -> Iterator[tuple[Variant, FloatArray, float]]:
+    """Each variant of ``term`` with its raw scores of ``rows`` (and when its work began): the
+    graph filter's whole grid from one set of sharpening powers, the others one by one."""
+    if term == "filter":
+        started = time.perf_counter()
+        base = fit_variant(config.variants("filter")[0], sub, item_x, user_text_x, shared)
+        assert isinstance(base, GraphFilter)
+        for beta, t, s in base.grid(rows, config.filter_betas, config.filter_times):
+            yield Variant("filter", (("beta", beta), ("time", t))), s, started
+            started = time.perf_counter()
+        return
+    for variant in config.variants(term):
+        started = time.perf_counter()
+        scorer = fit_variant(variant, sub, item_x, user_text_x, shared)
+        yield variant, np.asarray(scorer.score(rows), dtype=np.float32), started
 
 
 def _scaled_to(selection: Selection, ratio: float, users: int) -> Selection:

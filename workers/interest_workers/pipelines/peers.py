@@ -1,5 +1,5 @@
-"""Trained peer baselines from well-kept libraries: implicit's ALS and BPR, cornac's Mult-VAE and
-PyG's LightGCN.
+"""Trained peer baselines from well-kept libraries: implicit's ALS and BPR, cornac's Mult-VAE
+(PyG's LightGCN, trained as its paper does, is :mod:`~interest_workers.pipelines.lightgcn`).
 
 Each is a :class:`~interest_workers.pipelines.scores.Scorer` fitted on the binary user×item matrix
 of an :class:`InteractionGraph`, as the libraries' own examples run them. ``validation`` (a
@@ -13,22 +13,17 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 from ..typing import FloatArray, IndexArray
 from .graph_build import InteractionGraph
-from .propagation import bipartite_edges, normalized_adjacency, resolve_device
-from .scores import EmbeddingScorer, Scorer
-from .training import TrainResult
+from .propagation import resolve_device
+from .scores import Scorer
 
 logger = logging.getLogger(__name__)
 
@@ -224,137 +219,3 @@ class MultVAE:
         mu, _ = vae.encode(rows)
         # Logits rank as the softmax does.
         return np.asarray(vae.decoder(mu).cpu().numpy(), dtype=np.float32)
-
-
-def _train_bpr(
-    module: nn.Module,
-    embed_fn: Callable[[], tuple[Tensor, Tensor]],
-    graph: InteractionGraph,
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    reg: float,
-    validation: ScorerValidation | None,
-    eval_every: int,
-    patience: int,
-    seed: int,
-) -> TrainResult:
-    """BPR with one uniform negative per positive; ``embed_fn`` gives all ``(U, D), (I, D)``."""
-    start = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    pos = graph.edge_index
-    warm = torch.from_numpy(np.flatnonzero(graph.item_degree() > 0))
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    result = TrainResult(epochs=0, best_epoch=0, best_val=math.nan)
-    for epoch in range(1, epochs + 1):
-        module.train()
-        perm = torch.randperm(graph.num_edges, generator=gen)
-        total = 0.0
-        for s in range(0, graph.num_edges, batch_size):
-            b = perm[s : s + batch_size]
-            neg = warm[torch.randint(len(warm), (len(b),), generator=gen)]
-            zu_all, zi_all = embed_fn()
-            zu, zp, zn = zu_all[pos[0, b]], zi_all[pos[1, b]], zi_all[neg]
-            loss = -F.logsigmoid((zu * zp).sum(-1) - (zu * zn).sum(-1)).mean()
-            loss = loss + reg * (zu.pow(2).sum() + zp.pow(2).sum() + zn.pow(2).sum()) / len(b)
-            opt.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += float(loss.detach())
-        result.epochs = epoch
-        val = math.nan
-        if validation is not None and (epoch % eval_every == 0 or epoch == epochs):
-            module.eval()
-            with torch.no_grad():
-                zu_all, zi_all = embed_fn()
-            val = float(validation(EmbeddingScorer(zu_all, zi_all)))
-            result.validated(epoch, val, module)
-        result.history.append((epoch, total, val))
-        if result.stalled(patience):
-            break
-    return result.finish(module, start)
-
-
-class _SymmetricPropagation(torch.autograd.Function):
-    """``A @ x`` for a symmetric sparse CSR ``A``: the gradient is ``A @ grad`` (no transpose)."""
-
-    @staticmethod
-    def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.adj = adj
-        return adj @ x
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
-        return None, ctx.adj @ grad
-
-
-class LightGCN(_Factors):
-    """PyG's :class:`torch_geometric.nn.models.LightGCN` (id embeddings only, no text), trained
-    with BPR (He et al. 2020: L2 1e-4, one uniform negative per positive).
-
-    Each step propagates over the whole graph, as the paper's and PyG's reference code do, so the
-    cost of an epoch is its number of steps: an epoch takes ``steps_per_epoch`` batches, as the
-    served GCN's training does (the paper's batch of 2048 on Online Retail is 100 full
-    propagations an epoch, hours on two CPU cores), with a learning rate for that batch size.
-
-    Args:
-        embedding_dim: Embedding width.
-        num_layers: Propagation layers.
-        epochs: Epoch budget; with ``validation`` the best checkpoint is kept.
-        lr: Adam learning rate.
-        steps_per_epoch: Batches per epoch (the batch size follows the edge count).
-        min_batch_size: Smallest batch.
-        reg: L2 on the batch embeddings.
-        eval_every: Epochs between validation checks.
-        patience: Checks without improvement before stopping.
-        seed: Initialisation and sampling seed.
-    """
-
-    def __init__(self, embedding_dim: int = 64, num_layers: int = 3, epochs: int = 200,
-                 lr: float = 0.02, steps_per_epoch: int = 12, min_batch_size: int = 2048,
-                 reg: float = 1e-4, eval_every: int = 5, patience: int = 4, seed: int = 0) -> None:
-        self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.epochs = epochs
-        self.lr = lr
-        self.steps_per_epoch = steps_per_epoch
-        self.min_batch_size = min_batch_size
-        self.reg = reg
-        self.eval_every = eval_every
-        self.patience = patience
-        self.seed = seed
-
-    def fit(self, graph: InteractionGraph, validation: ScorerValidation | None = None) -> LightGCN:
-        torch.manual_seed(self.seed)
-        U, n = graph.num_users, graph.num_users + graph.num_items
-        module = PygLightGCN(n, self.embedding_dim, self.num_layers)
-        self.module = module
-        edge_index = bipartite_edges(graph.edge_index, U)
-        # Normalise once; propagate as PyG's get_embedding does (LGConv without normalisation is
-        # this product), with one CSR matrix for the forward and the backward pass alike.
-        adj = normalized_adjacency(edge_index, torch.ones(edge_index.size(1)), n,
-                                   transform="binary")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            adj = adj.to_sparse_csr()
-
-        def embed_fn() -> tuple[Tensor, Tensor]:
-            x = module.embedding.weight
-            z = x * module.alpha[0]
-            for layer in range(module.num_layers):
-                x = _SymmetricPropagation.apply(adj, x)  # type: ignore[no-untyped-call]
-                z = z + x * module.alpha[layer + 1]
-            return z[:U], z[U:]
-
-        batch_size = max(self.min_batch_size, math.ceil(graph.num_edges / self.steps_per_epoch))
-        self.train_result = _train_bpr(
-            module, embed_fn, graph, epochs=self.epochs, lr=self.lr,
-            batch_size=batch_size, reg=self.reg, validation=validation,
-            eval_every=self.eval_every, patience=self.patience, seed=self.seed,
-        )
-        self.module.eval()
-        with torch.no_grad():
-            zu, zi = embed_fn()
-        self.user_emb, self.item_emb = zu.numpy().copy(), zi.numpy().copy()
-        return self
