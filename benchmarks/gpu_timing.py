@@ -33,15 +33,15 @@ import torch  # noqa: E402
 from interest_graph.ingest.datasets import read_dataset  # noqa: E402
 from interest_graph.recipe import EdgeRecipe  # noqa: E402
 from interest_graph.settings import Settings  # noqa: E402
-from interest_workers.pipelines.evaluation import training_data  # noqa: E402
-from interest_workers.pipelines.features import (  # noqa: E402
+from interest_workers.pipelines.evaluation.evaluation import training_data  # noqa: E402
+from interest_workers.pipelines.model.features import (  # noqa: E402
     MemoryTextCache,
     SentenceTransformerEncoder,
     user_features,
 )
-from interest_workers.pipelines.interest_model import FitConfig, fit, new_gcn  # noqa: E402
-from interest_workers.pipelines.splits import temporal_split  # noqa: E402
-from interest_workers.pipelines.training import train_gcn  # noqa: E402
+from interest_workers.pipelines.model.interest_model import FitConfig, fit, new_gcn  # noqa: E402
+from interest_workers.pipelines.model.splits import temporal_split  # noqa: E402
+from interest_workers.pipelines.model.training import train_gcn  # noqa: E402
 
 
 def _sync(device: str) -> None:

@@ -5,7 +5,7 @@ Usage::
     python benchmarks/lightgcn_reproduction.py [--dataset gowalla] [--epochs 1000]
         [--eval-every 20] [--checkpoint PATH] [--max-seconds N] [--compare-routine]
 
-Trains :class:`~interest_workers.pipelines.lightgcn.LightGCN` with the paper's settings (64-d,
+Trains :class:`~interest_workers.pipelines.evaluation.lightgcn.LightGCN` with the paper's settings (64-d,
 3 layers, Adam 1e-3, batches of 2048, L2 1e-4, N(0, 0.1²) initialisation, the reference code's
 sampler) on the dataset's training split (its fixed split, or the temporal split
 ``benchmarks/quality.py`` makes) and scores the test split every ``--eval-every`` epochs, as the
@@ -15,7 +15,7 @@ cleanly and a later call goes on). No setting is chosen here: the curve is repor
 and the figure compared with the published one is the last evaluated epoch's.
 
 With ``--compare-routine`` the evaluation's routine LightGCN budget
-(:data:`~interest_workers.pipelines.tuning.ROUTINE_LIGHTGCN`, tuned on the validation carve as
+(:data:`~interest_workers.pipelines.evaluation.tuning.ROUTINE_LIGHTGCN`, tuned on the validation carve as
 the quality benchmark tunes it) is fitted and scored on the same split, beside the full budget.
 
 The last line of stdout is one JSON object::
@@ -45,12 +45,12 @@ import torch  # noqa: E402
 from interest_graph.ingest.datasets import read_dataset  # noqa: E402
 from interest_graph.recipe import EdgeRecipe  # noqa: E402
 from interest_graph.settings import Settings  # noqa: E402
-from interest_workers.pipelines.evaluation import K, fixed_split, training_data  # noqa: E402
-from interest_workers.pipelines.features import HashingEncoder  # noqa: E402
-from interest_workers.pipelines.lightgcn import LightGCN  # noqa: E402
-from interest_workers.pipelines.metrics import evaluate_scorer, without_targets  # noqa: E402
-from interest_workers.pipelines.splits import carve_validation, temporal_split  # noqa: E402
-from interest_workers.pipelines.tuning import Validation, fit_baseline  # noqa: E402
+from interest_workers.pipelines.evaluation.evaluation import K, fixed_split, training_data  # noqa: E402
+from interest_workers.pipelines.evaluation.lightgcn import LightGCN  # noqa: E402
+from interest_workers.pipelines.evaluation.tuning import Validation, fit_baseline  # noqa: E402
+from interest_workers.pipelines.model.features import HashingEncoder  # noqa: E402
+from interest_workers.pipelines.model.metrics import evaluate_scorer, without_targets  # noqa: E402
+from interest_workers.pipelines.model.splits import carve_validation, temporal_split  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import PUBLISHED  # noqa: E402

@@ -43,14 +43,14 @@ for _src in ("platform", "workers"):
 from interest_graph.ingest.datasets import read_dataset  # noqa: E402
 from interest_graph.recipe import EdgeRecipe  # noqa: E402
 from interest_graph.settings import Settings  # noqa: E402
-from interest_workers.pipelines.evaluation import METHODS, run_benchmark  # noqa: E402
-from interest_workers.pipelines.features import (  # noqa: E402
+from interest_workers.pipelines.evaluation.evaluation import METHODS, run_benchmark  # noqa: E402
+from interest_workers.pipelines.model.features import (  # noqa: E402
     HashingEncoder,
     SentenceTransformerEncoder,
     SqliteTextCache,
     TextEncoder,
 )
-from interest_workers.pipelines.interest_model import FitConfig  # noqa: E402
+from interest_workers.pipelines.model.interest_model import FitConfig  # noqa: E402
 
 logger = logging.getLogger("quality")
 DEFAULT_DATASETS = ("ml-100k", "online-retail", "amazon-magazine")

@@ -68,7 +68,7 @@ class Timer:
 
 
 def make_encoder(name: str, path: Path | None, device: str) -> Any:
-    from interest_workers.pipelines.features import HashingEncoder, SentenceTransformerEncoder
+    from interest_workers.pipelines.model.features import HashingEncoder, SentenceTransformerEncoder
 
     if name == "hashing":
         return HashingEncoder(dim=384)
@@ -109,12 +109,12 @@ def run(folder: Path, factor: int, *, device: str, encoder: str, encoder_path: P
     """Every compute stage on ``folder``; the result row of one factor."""
     import torch
 
-    from interest_workers.pipelines.churn import ChurnBasis, refresh_churn_basis
-    from interest_workers.pipelines.customer_value import customer_value, value_fields
-    from interest_workers.pipelines.features import build_node_features
-    from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
-    from interest_workers.pipelines.interest_model import FitConfig, fit
-    from interest_workers.pipelines.scores import similar_items
+    from interest_workers.pipelines.model.features import build_node_features
+    from interest_workers.pipelines.model.graph_build import build_graph, consumed_matrix
+    from interest_workers.pipelines.model.interest_model import FitConfig, fit
+    from interest_workers.pipelines.model.scores import similar_items
+    from interest_workers.pipelines.value.churn import ChurnBasis, refresh_churn_basis
+    from interest_workers.pipelines.value.customer_value import customer_value, value_fields
     from interest_workers.segments import run_segment_stage
     from interest_workers.shards import ShardInputs, score_users
 

@@ -6,12 +6,12 @@ Usage::
 
 It measures what the full refresh does: the refresh's inputs are built from the dataset with the
 project's own code (the recipe's :meth:`~interest_graph.recipe.EdgeRecipe.aggregate` folds events
-into the edges ingestion would store, :func:`~interest_workers.pipelines.customer_value.customer_value`
+into the edges ingestion would store, :func:`~interest_workers.pipelines.value.customer_value.customer_value`
 gives RFM), and segmented by the refresh's own :func:`segment_interests`. Runs per dataset:
 
 * the whole data with seeds 0 and 1 (``stability_same_data``: their adjusted Rand index);
 * the data up to T = end − 90 days (``predictive_lift``: the categories each segment
-  over-indexes on against purchases after T, see ``pipelines/segment_quality.py``;
+  over-indexes on against purchases after T, see ``pipelines/segments/segment_quality.py``;
   ``predictive_lift_of_label_categories``: the same for the categories that name it);
 * the data up to T + 30 days, started from T's saved segments as the nightly refresh is
   (``stability_next_period``: ARI with T's segments on the users present in both).
@@ -54,21 +54,21 @@ from interest_graph.ingest.datasets import read_dataset  # noqa: E402
 from interest_graph.ingest.records import Event  # noqa: E402
 from interest_graph.recipe import EdgeArrays, EdgeRecipe  # noqa: E402
 from interest_graph.settings import Settings  # noqa: E402
-from interest_workers.pipelines.customer_value import customer_value  # noqa: E402
-from interest_workers.pipelines.segment_briefs import (  # noqa: E402
+from interest_workers.pipelines.segments.segment_briefs import (  # noqa: E402
     distinctive_categories,
     segment_labels,
 )
-from interest_workers.pipelines.segment_quality import (  # noqa: E402
+from interest_workers.pipelines.segments.segment_quality import (  # noqa: E402
     ari_on_common,
     predictive_lift,
 )
-from interest_workers.pipelines.segmentation import (  # noqa: E402
+from interest_workers.pipelines.segments.segmentation import (  # noqa: E402
     RESTARTS,
     interest_shares,
     sample_silhouette,
     segment_interests,
 )
+from interest_workers.pipelines.value.customer_value import customer_value  # noqa: E402
 
 log = logging.getLogger("segments")
 DAY = 86400.0

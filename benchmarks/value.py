@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from interest_workers.pipelines.value import (
+from interest_workers.pipelines.value.value import (
     purchase_occasions,
     rfm_scores,
     summarize_customers,
     transactions_from_events,
 )
-from interest_workers.pipelines.value_model import LIBRARY, fit_value_model, score_customers
+from interest_workers.pipelines.value.value_model import LIBRARY, fit_value_model, score_customers
 
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4}
 CALIBRATION_END = "1997-09-30"

@@ -43,10 +43,10 @@ def worker(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
 def test_served_interests_score_as_the_benchmarks_ours(
         falkor_store: GraphStore, embedded_settings: Settings, cli_env: dict[str, str],
         retail_slice: RetailSlice, worker: None, tmp_path: Path) -> None:
-    from interest_workers.pipelines.evaluation import K, run_benchmark, training_data
-    from interest_workers.pipelines.interest_model import FitConfig
-    from interest_workers.pipelines.metrics import ranking_metrics
-    from interest_workers.pipelines.splits import temporal_split
+    from interest_workers.pipelines.evaluation.evaluation import K, run_benchmark, training_data
+    from interest_workers.pipelines.model.interest_model import FitConfig
+    from interest_workers.pipelines.model.metrics import ranking_metrics
+    from interest_workers.pipelines.model.splits import temporal_split
     from interest_workers.resources import make_encoder
 
     events = [parse_event(e) for e in retail_slice.events]

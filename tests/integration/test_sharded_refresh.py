@@ -25,7 +25,7 @@ from interest_graph.graph.refresh import RefreshRepository
 from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, TaskClient
 from interest_workers.pipelines.artefacts import load_artefacts
-from interest_workers.pipelines.graph_build import consumed_matrix
+from interest_workers.pipelines.model.graph_build import consumed_matrix
 from interest_workers.shards import (
     ShardBoard,
     ShardInputs,

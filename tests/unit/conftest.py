@@ -16,8 +16,8 @@ with warnings.catch_warnings():
     import torch_geometric.nn  # noqa: F401
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
-from interest_workers.pipelines.features import HashingEncoder, SentenceTransformerEncoder
-from interest_workers.pipelines.graph_build import InteractionGraph, build_graph
+from interest_workers.pipelines.model.features import HashingEncoder, SentenceTransformerEncoder
+from interest_workers.pipelines.model.graph_build import InteractionGraph, build_graph
 
 DAY = 86400.0
 

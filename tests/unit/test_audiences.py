@@ -19,7 +19,7 @@ from interest_graph.audiences.rules import VALUE_TIERS, Leaf, RuleError, evaluat
 from interest_graph.audiences.service import parse_definition
 from interest_graph.graph.audiences import ExportRow
 from interest_graph.privacy import Pseudonymiser
-from interest_workers.pipelines.value import RFM_TIERS
+from interest_workers.pipelines.value.value import RFM_TIERS
 
 TIER = {"field": "value_tier", "op": "in", "value": ["champions", "loyal"]}
 HOLDER = {"field": "category_interest", "category": "HOLDER", "op": "rank_lte", "value": 3}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from interest_workers.pipelines import baselines
-from interest_workers.pipelines.blend import (
+from interest_workers.pipelines.model import baselines
+from interest_workers.pipelines.model.blend import (
     BlendScorer,
     ColdItems,
     ValidationScores,
@@ -18,9 +18,9 @@ from interest_workers.pipelines.blend import (
     standardise,
     variants,
 )
-from interest_workers.pipelines.metrics import Targets, ranking_metrics
-from interest_workers.pipelines.scores import EmbeddingScorer, top_k_items
-from interest_workers.pipelines.sequence import SequentialItemItem, transition_weights
+from interest_workers.pipelines.model.metrics import Targets, ranking_metrics
+from interest_workers.pipelines.model.scores import EmbeddingScorer, top_k_items
+from interest_workers.pipelines.model.sequence import SequentialItemItem, transition_weights
 
 from .conftest import make_graph
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from interest_workers.pipelines import churn
+from interest_workers.pipelines.value import churn
 
 
 def test_recency_table_is_a_back_test_on_the_data_itself() -> None:

@@ -6,14 +6,15 @@ import scipy.sparse as sp
 import torch
 
 from interest_graph.recipe import EdgeRecipe
-from interest_workers.pipelines import baselines, lightgcn, peers
-from interest_workers.pipelines.evaluation import run_benchmark
-from interest_workers.pipelines.features import HashingEncoder
-from interest_workers.pipelines.interest_model import FitConfig
-from interest_workers.pipelines.metrics import Targets, evaluate_scorer, index_targets
-from interest_workers.pipelines.propagation import bipartite_edges
-from interest_workers.pipelines.scores import EmbeddingScorer
-from interest_workers.pipelines.splits import temporal_split
+from interest_workers.pipelines.evaluation import lightgcn, peers
+from interest_workers.pipelines.evaluation.evaluation import run_benchmark
+from interest_workers.pipelines.model import baselines
+from interest_workers.pipelines.model.features import HashingEncoder
+from interest_workers.pipelines.model.interest_model import FitConfig
+from interest_workers.pipelines.model.metrics import Targets, evaluate_scorer, index_targets
+from interest_workers.pipelines.model.propagation import bipartite_edges
+from interest_workers.pipelines.model.scores import EmbeddingScorer
+from interest_workers.pipelines.model.splits import temporal_split
 
 from .conftest import DAY, ITEM_TEXTS, PAIRS, Ev, make_graph
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interest_workers.pipelines.features import (
+from interest_workers.pipelines.model.features import (
     HashingEncoder,
     MemoryTextCache,
     SqliteTextCache,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from interest_workers.pipelines.filters import GraphFilter, factors_for, top_right_vectors
+from interest_workers.pipelines.model.filters import GraphFilter, factors_for, top_right_vectors
 
 from .conftest import ITEM_TEXTS, PAIRS, make_graph
 

@@ -11,7 +11,7 @@ from interest_graph.errors import DatasetError
 from interest_graph.ingest.datasets import open_dataset, read_dataset
 from interest_graph.ingest.fixed_split import SPLIT_TS, HeldOut
 from interest_graph.ingest.records import Event, RecordError
-from interest_workers.pipelines.evaluation import fixed_split
+from interest_workers.pipelines.evaluation.evaluation import fixed_split
 
 
 def _lightgcn_folder(folder: Path) -> Path:

@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch_geometric import seed_everything
 
-from interest_workers.pipelines.features import build_node_features, user_features
-from interest_workers.pipelines.gcn import TextGCN, TrainedModel, embed, embed_inductive
-from interest_workers.pipelines.propagation import (
+from interest_workers.pipelines.model.features import build_node_features, user_features
+from interest_workers.pipelines.model.gcn import TextGCN, TrainedModel, embed, embed_inductive
+from interest_workers.pipelines.model.propagation import (
     bipartite_edges,
     normalized_adjacency,
     propagation,
 )
-from interest_workers.pipelines.training import train_gcn
+from interest_workers.pipelines.model.training import train_gcn
 
 from .conftest import ITEM_TEXTS, PAIRS, make_graph
 
@@ -116,7 +116,7 @@ def test_training_learns_the_two_clusters(tiny_graph, encoder, sampled) -> None:
 def test_a_sampled_step_estimates_the_whole_graphs_propagation(tiny_graph) -> None:
     """A step's subgraph: its users' rows are the whole graph's; its items' rows, rescaled by
     ``U / |S|``, average to the whole graph's over the shares of an epoch (unbiased)."""
-    from interest_workers.pipelines.training import _UserSampler
+    from interest_workers.pipelines.model.training import _UserSampler
 
     g = tiny_graph
     U, N = g.num_users, g.num_users + g.num_items

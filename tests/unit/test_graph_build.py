@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
-from interest_workers.pipelines.graph_build import IdMap, build_graph, consumed_matrix
+from interest_workers.pipelines.model.graph_build import IdMap, build_graph, consumed_matrix
 
 DAY = 86400.0
 

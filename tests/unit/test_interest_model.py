@@ -11,7 +11,6 @@ import scipy.sparse as sp
 import torch
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
-from interest_workers.pipelines import baselines
 from interest_workers.pipelines.artefacts import (
     ARTEFACT_FORMAT,
     ArtefactFormatError,
@@ -21,18 +20,19 @@ from interest_workers.pipelines.artefacts import (
     prune_models,
     save_artefacts,
 )
-from interest_workers.pipelines.features import build_node_features
-from interest_workers.pipelines.graph_build import build_graph, consumed_matrix
-from interest_workers.pipelines.interest_model import (
+from interest_workers.pipelines.model import baselines
+from interest_workers.pipelines.model.features import build_node_features
+from interest_workers.pipelines.model.graph_build import build_graph, consumed_matrix
+from interest_workers.pipelines.model.interest_model import (
     FALLBACK_SPARSE_WEIGHTS,
     FALLBACK_WEIGHTS,
     FitConfig,
     fit,
     serve,
 )
-from interest_workers.pipelines.segment_space import InterestSpace
-from interest_workers.pipelines.segmentation import SavedSegments
-from interest_workers.pipelines.splits import carve_validation
+from interest_workers.pipelines.model.splits import carve_validation
+from interest_workers.pipelines.segments.segment_space import InterestSpace
+from interest_workers.pipelines.segments.segmentation import SavedSegments
 
 from .conftest import ITEM_TEXTS, PAIRS, make_graph
 
@@ -132,7 +132,7 @@ def test_above_select_users_the_choices_are_made_on_a_sample(tiny_graph, encoder
     """Choosing (carve, GCN with early stopping, every variant, the blend) runs on a seeded
     sample of ``select_users`` users and the items they touched; the model is then fitted on
     every user and item, and EASE's ridge strength is scaled to the whole graph."""
-    from interest_workers.pipelines import interest_model
+    from interest_workers.pipelines.model import interest_model
 
     seen = []
     real = interest_model._select

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from interest_workers.pipelines.lightgcn import LightGCN, PairSampler
+from interest_workers.pipelines.evaluation.lightgcn import LightGCN, PairSampler
 
 from .conftest import ITEM_TEXTS, PAIRS, make_graph
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch_geometric import seed_everything
 
-from interest_workers.pipelines.features import user_features
-from interest_workers.pipelines.gcn import TextGCN, TrainedModel, embed_inductive
-from interest_workers.pipelines.graph_build import IdMap, InteractionGraph
-from interest_workers.pipelines.neighbourhood import BaseMessages, embed_neighbourhood
+from interest_workers.pipelines.model.features import user_features
+from interest_workers.pipelines.model.gcn import TextGCN, TrainedModel, embed_inductive
+from interest_workers.pipelines.model.graph_build import IdMap, InteractionGraph
+from interest_workers.pipelines.model.neighbourhood import BaseMessages, embed_neighbourhood
 
 
 def _graph(users: list[str], items: list[str], pairs: dict[tuple[int, int], float]

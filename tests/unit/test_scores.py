@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from interest_workers.pipelines.scores import (
+from interest_workers.pipelines.model.scores import (
     BlendScorer,
     EmbeddingScorer,
     _top_k_exact,

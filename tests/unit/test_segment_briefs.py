@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from interest_graph.ingest.product_types import join_names, plain_name, product_type
-from interest_workers.pipelines.segment_briefs import (
+from interest_workers.pipelines.segments.segment_briefs import (
     Distinctive,
     Members,
     describe_segments,
@@ -15,7 +15,7 @@ from interest_workers.pipelines.segment_briefs import (
     members_from,
     segment_labels,
 )
-from interest_workers.pipelines.segment_quality import ari_on_common, predictive_lift
+from interest_workers.pipelines.segments.segment_quality import ari_on_common, predictive_lift
 
 NAMES = ("BAG", "CANDLE", "HOLDER", "SIGN")
 #: Six users: 0-2 candle and holder people who also buy bags, 3-5 bag and sign people; user 2

@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from interest_graph.recipe import EdgeArrays
-from interest_workers.pipelines.segment_space import category_shares, fit_space
-from interest_workers.pipelines.segmentation import (
+from interest_workers.pipelines.segments.segment_space import category_shares, fit_space
+from interest_workers.pipelines.segments.segmentation import (
     DRIFT_LIMIT,
     assign_segments,
     choose_k,

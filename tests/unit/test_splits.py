@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interest_workers.pipelines.splits import carve_validation, id_hashes, temporal_split
+from interest_workers.pipelines.model.splits import carve_validation, id_hashes, temporal_split
 
 from .conftest import Ev, make_graph
 

@@ -15,9 +15,9 @@ import pytest
 
 from interest_graph.ingest.datasets import read_dataset
 from interest_graph.recipe import EdgeRecipe
-from interest_workers.pipelines.evaluation import run_benchmark
-from interest_workers.pipelines.features import HashingEncoder
-from interest_workers.pipelines.interest_model import FitConfig
+from interest_workers.pipelines.evaluation.evaluation import run_benchmark
+from interest_workers.pipelines.model.features import HashingEncoder
+from interest_workers.pipelines.model.interest_model import FitConfig
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interest_workers.pipelines.value import (
+from interest_workers.pipelines.value.value import (
     RFM_TIERS,
     purchase_occasions,
     quintile_scores,
@@ -18,7 +18,7 @@ from interest_workers.pipelines.value import (
     summarize_customers,
     transactions_from_events,
 )
-from interest_workers.pipelines.value_model import ValueModelFit, fit_value_model, score_customers
+from interest_workers.pipelines.value.value_model import ValueModelFit, fit_value_model, score_customers
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("INTERESTGRAPH_DATASETS_DIR", REPO.parent / "shared" / "datasets"))

@@ -42,8 +42,8 @@ def evaluate(
     from interest_graph.recipe import EdgeRecipe
     from interest_graph.settings import Settings
 
-    from .pipelines.evaluation import run_benchmark
-    from .pipelines.features import (
+    from .pipelines.evaluation.evaluation import run_benchmark
+    from .pipelines.model.features import (
         HashingEncoder,
         MemoryTextCache,
         SentenceTransformerEncoder,
@@ -51,7 +51,7 @@ def evaluate(
         TextCache,
         TextEncoder,
     )
-    from .pipelines.interest_model import FitConfig
+    from .pipelines.model.interest_model import FitConfig
 
     settings = Settings.from_env()
     if seed is not None:

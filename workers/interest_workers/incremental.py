@@ -27,22 +27,22 @@ from interest_graph.graph.segments import SegmentRepository
 from interest_graph.recipe import EdgeRecipe
 from interest_graph.settings import Settings
 
-from .pipelines import segmentation
 from .pipelines.artefacts import ArtefactFormatError, Artefacts
-from .pipelines.churn import ChurnBasis
-from .pipelines.customer_value import customer_value, value_fields
-from .pipelines.features import (
+from .pipelines.model.features import (
     MemoryTextCache,
     TextEncoder,
     encode_with_cache,
     text_hash,
     user_features,
 )
-from .pipelines.gcn import TrainedModel
-from .pipelines.graph_build import IdMap, InteractionGraph, consumed_matrix
-from .pipelines.interest_model import serve
-from .pipelines.neighbourhood import BaseMessages, embed_neighbourhood
-from .pipelines.scores import explain, interest_rows, top_categories
+from .pipelines.model.gcn import TrainedModel
+from .pipelines.model.graph_build import IdMap, InteractionGraph, consumed_matrix
+from .pipelines.model.interest_model import serve
+from .pipelines.model.neighbourhood import BaseMessages, embed_neighbourhood
+from .pipelines.model.scores import explain, interest_rows, top_categories
+from .pipelines.segments import segmentation
+from .pipelines.value.churn import ChurnBasis
+from .pipelines.value.customer_value import customer_value, value_fields
 from .refresh import CATEGORIES_PER_USER, Progress, no_progress
 from .typing import FloatArray
 

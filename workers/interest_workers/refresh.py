@@ -32,12 +32,18 @@ from interest_graph.settings import Settings
 
 from .heap import reused_heap
 from .pipelines.artefacts import Artefacts, load_segments, prune_models, save_artefacts
-from .pipelines.churn import refresh_churn_basis
-from .pipelines.customer_value import customer_value, value_fields
-from .pipelines.features import MemoryTextCache, NodeFeatures, TextEncoder, build_node_features, text_hash
-from .pipelines.graph_build import InteractionGraph, build_graph, consumed_matrix
-from .pipelines.interest_model import FitConfig, fit
-from .pipelines.scores import similar_items
+from .pipelines.model.features import (
+    MemoryTextCache,
+    NodeFeatures,
+    TextEncoder,
+    build_node_features,
+    text_hash,
+)
+from .pipelines.model.graph_build import InteractionGraph, build_graph, consumed_matrix
+from .pipelines.model.interest_model import FitConfig, fit
+from .pipelines.model.scores import similar_items
+from .pipelines.value.churn import refresh_churn_basis
+from .pipelines.value.customer_value import customer_value, value_fields
 from .segments import SegmentStage, run_segment_stage
 from .shards import CATEGORIES_PER_USER as CATEGORIES_PER_USER  # incremental's import
 from .shards import (

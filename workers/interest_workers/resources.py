@@ -17,7 +17,7 @@ from interest_graph.graph import GraphStore, open_store
 from interest_graph.graph.refresh import RefreshRepository
 from interest_graph.settings import Settings
 
-from .pipelines.features import HashingEncoder, SentenceTransformerEncoder, TextEncoder
+from .pipelines.model.features import HashingEncoder, SentenceTransformerEncoder, TextEncoder
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}

@@ -16,15 +16,15 @@ import numpy as np
 from interest_graph.graph.segments import DRIFT_LIMIT
 from interest_graph.recipe import EdgeArrays
 
-from .pipelines.churn import ChurnBasis
-from .pipelines.segment_briefs import SegmentBrief, describe_segments, members_from
-from .pipelines.segmentation import (
+from .pipelines.segments.segment_briefs import SegmentBrief, describe_segments, members_from
+from .pipelines.segments.segmentation import (
     FIT_SAMPLE,
     SavedSegments,
     SegmentModel,
     map_coordinates,
     segment_interests,
 )
+from .pipelines.value.churn import ChurnBasis
 
 
 def segment_id(version: str, index: int) -> str:

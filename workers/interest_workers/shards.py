@@ -45,9 +45,9 @@ from interest_graph.graph.refresh import RefreshRepository
 
 from .heartbeat import heartbeat
 from .pipelines.artefacts import Artefacts
-from .pipelines.interest_model import serve
-from .pipelines.parallel import usable_cores
-from .pipelines.scores import Scorer, TopK, explain, interest_rows, similar_items, top_categories
+from .pipelines.model.interest_model import serve
+from .pipelines.model.parallel import usable_cores
+from .pipelines.model.scores import Scorer, TopK, explain, interest_rows, similar_items, top_categories
 from .typing import IndexArray
 
 log = logging.getLogger(__name__)

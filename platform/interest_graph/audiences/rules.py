@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-#: The RFM tiers the value stage writes (``interest_workers.pipelines.value.RFM_TIERS``; a unit test
+#: The RFM tiers the value stage writes (``interest_workers.pipelines.value.value.RFM_TIERS``; a unit test
 #: keeps the two equal, since the platform must not import the workers).
 VALUE_TIERS: tuple[str, ...] = (
     "champions", "loyal", "potential loyalists", "new", "promising", "need attention",

@@ -20,16 +20,16 @@ import scipy.sparse as sp
 import torch
 
 from ..typing import FloatArray
-from . import baselines
-from .blend import BlendGain, HistoryTerm, Variant
-from .filters import GraphFilter
-from .gcn import TextGCN, TrainedModel
-from .graph_build import IdMap, InteractionGraph
-from .interest_model import InterestModel, Selection
-from .propagation import resolve_device
-from .segment_space import InterestSpace
-from .segmentation import SavedSegments
-from .sequence import SequentialItemItem
+from .model import baselines
+from .model.blend import BlendGain, HistoryTerm, Variant
+from .model.filters import GraphFilter
+from .model.gcn import TextGCN, TrainedModel
+from .model.graph_build import IdMap, InteractionGraph
+from .model.interest_model import InterestModel, Selection
+from .model.propagation import resolve_device
+from .model.sequence import SequentialItemItem
+from .segments.segment_space import InterestSpace
+from .segments.segmentation import SavedSegments
 
 ARTEFACT_FORMAT = 4
 

@@ -2,8 +2,8 @@
 
 Each one is fitted on an :class:`InteractionGraph` (binary implicit feedback by default, as these
 baselines are usually run; the served model may fit them on the recipe's weights) and is a
-:class:`~interest_workers.pipelines.scores.Scorer`. The trained peers (implicit's ALS and BPR,
-cornac's Mult-VAE, PyG's LightGCN) are in :mod:`~interest_workers.pipelines.peers`.
+:class:`~interest_workers.pipelines.model.scores.Scorer`. The trained peers (implicit's ALS and BPR,
+cornac's Mult-VAE, PyG's LightGCN) are in :mod:`~interest_workers.pipelines.evaluation.peers`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import overload
 import numpy as np
 import scipy.sparse as sp
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 from .features import user_features
 from .graph_build import InteractionGraph
 from .parallel import map_blocks, usable_cores
@@ -349,7 +349,7 @@ class Content:
 
     A user's profile is the weighted mean of the texts of the items they interacted with (the
     recipe's time-decayed weights: recent and strong interactions count most), blended with their
-    own review and search text (:func:`~interest_workers.pipelines.features.user_features`). Items
+    own review and search text (:func:`~interest_workers.pipelines.model.features.user_features`). Items
     nobody has touched yet are scored like any other, which is what cold start needs.
 
     Args:

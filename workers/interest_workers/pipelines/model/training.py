@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..typing import FloatArray
+from ...typing import FloatArray
 from .gcn import TextGCN, embed
 from .graph_build import InteractionGraph
 from .propagation import (
@@ -251,7 +251,7 @@ def train_gcn(
         weight_decay: L2 on the batch's layer-0 embeddings (LightGCN style).
         text_loss_weight: Weight of the auxiliary text-only ranking term.
         weighted_loss: Weight each positive by ``log1p(edge weight)``.
-        edge_transform: See :func:`~interest_workers.pipelines.propagation.normalize_edges`.
+        edge_transform: See :func:`~interest_workers.pipelines.model.propagation.normalize_edges`.
         validation: Called every ``eval_every`` epochs for early stopping; best weights are kept.
         eval_every: Validation period in epochs.
         patience: Validation rounds without improvement before stopping.

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 from .gcn import TrainedModel
 from .graph_build import InteractionGraph
 from .propagation import transformed_weights

@@ -6,7 +6,7 @@ graph (built with the recipe), so the benchmark measures what the refresh writes
 ``INTERESTED_IN``.
 
 The fit makes its own choices on a validation carve of the graph's edges
-(:func:`~interest_workers.pipelines.splits.carve_validation`): the GCN's epochs (early stopping on
+(:func:`~interest_workers.pipelines.model.splits.carve_validation`): the GCN's epochs (early stopping on
 Recall@20), each closed-form term's best variant (:func:`~.blend.variants`) and the blend weights
 (:func:`~.blend.choose_weights`). It then refits the GCN and every term of non-zero weight on the
 whole graph.
@@ -28,7 +28,7 @@ from torch_geometric import seed_everything
 
 from interest_graph.settings import Settings
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 from .baselines import EASE_L2, RP3_ALPHAS, RP3_BETAS, Content
 from .blend import (
     TERMS,

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 
 logger = logging.getLogger(__name__)
 

@@ -33,11 +33,12 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from ..typing import FloatArray
-from . import baselines, lightgcn, peers
-from .graph_build import InteractionGraph
-from .metrics import Targets, evaluate_scorer
-from .scores import Scorer
+from ...typing import FloatArray
+from ..model import baselines
+from ..model.graph_build import InteractionGraph
+from ..model.metrics import Targets, evaluate_scorer
+from ..model.scores import Scorer
+from . import lightgcn, peers
 
 logger = logging.getLogger(__name__)
 

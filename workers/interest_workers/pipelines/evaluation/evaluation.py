@@ -2,7 +2,7 @@
 
 Protocol (same for every method, one run):
 
-* **Test split** (:func:`~interest_workers.pipelines.splits.temporal_split`): per user, the
+* **Test split** (:func:`~interest_workers.pipelines.model.splits.temporal_split`): per user, the
   distinct items they interacted with are ordered by first interaction time; the last
   ``holdout`` share (users with at least ``min_items`` items) is held out, with all its events.
   A dataset published with a **fixed split** (``test_events``: LightGCN's Gowalla, a ``split``
@@ -10,13 +10,13 @@ Protocol (same for every method, one run):
 * **Training graph**: the training events go through the recipe exactly as ingestion and the
   refresh take them (:meth:`~interest_graph.recipe.EdgeRecipe.aggregate`, decayed to the split's
   last event), over the catalogue (item records and training items), with the same text features.
-* **"ours"** is :func:`~interest_workers.pipelines.interest_model.fit` then
-  :func:`~interest_workers.pipelines.interest_model.serve`, the functions the full refresh calls,
+* **"ours"** is :func:`~interest_workers.pipelines.model.interest_model.fit` then
+  :func:`~interest_workers.pipelines.model.interest_model.serve`, the functions the full refresh calls,
   with the same config: the metrics are those of the top-K a refresh of the training events would
   write as ``INTERESTED_IN`` (consumed items excluded, everything else ranked).
-* **Baselines** (:mod:`~interest_workers.pipelines.tuning`) are tuned on the same validation
+* **Baselines** (:mod:`~interest_workers.pipelines.evaluation.tuning`) are tuned on the same validation
   carve of the training graph that the served fit uses
-  (:func:`~interest_workers.pipelines.splits.carve_validation`), then refitted on the whole
+  (:func:`~interest_workers.pipelines.model.splits.carve_validation`), then refitted on the whole
   graph. The test split is only ever scored once per method.
 * **Cold slice**: held-out items that nobody interacted with in the training split (they first
   appear in the test period); ``cold_recall@20`` is Recall@20 over those items alone.
@@ -35,12 +35,12 @@ from torch_geometric import seed_everything
 
 from interest_graph.recipe import EdgeRecipe, EventLike, graph_clock
 
-from ..typing import FloatArray
-from .features import TextCache, TextEncoder, build_node_features
-from .graph_build import InteractionGraph, build_graph, consumed_matrix
-from .interest_model import FitConfig, fit, serve
-from .metrics import Targets, evaluate_scorer, index_targets, ranking_metrics, without_targets
-from .splits import carve_validation, temporal_split
+from ...typing import FloatArray
+from ..model.features import TextCache, TextEncoder, build_node_features
+from ..model.graph_build import InteractionGraph, build_graph, consumed_matrix
+from ..model.interest_model import FitConfig, fit, serve
+from ..model.metrics import Targets, evaluate_scorer, index_targets, ranking_metrics, without_targets
+from ..model.splits import carve_validation, temporal_split
 from .tuning import BASELINES, Validation, fit_baseline
 
 logger = logging.getLogger(__name__)

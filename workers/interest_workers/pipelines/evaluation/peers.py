@@ -1,7 +1,7 @@
 """Trained peer baselines from well-kept libraries: implicit's ALS and BPR, cornac's Mult-VAE
-(PyG's LightGCN, trained as its paper does, is :mod:`~interest_workers.pipelines.lightgcn`).
+(PyG's LightGCN, trained as its paper does, is :mod:`~interest_workers.pipelines.evaluation.lightgcn`).
 
-Each is a :class:`~interest_workers.pipelines.scores.Scorer` fitted on the binary user×item matrix
+Each is a :class:`~interest_workers.pipelines.model.scores.Scorer` fitted on the binary user×item matrix
 of an :class:`InteractionGraph`, as the libraries' own examples run them. ``validation`` (a
 :data:`ScorerValidation`, higher is better) lets a model keep the best checkpoint of a run
 (early stopping). implicit and cornac are imported when fitted (the ``bench`` extra): the served
@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..typing import FloatArray, IndexArray
-from .graph_build import InteractionGraph
-from .propagation import resolve_device
-from .scores import Scorer
+from ...typing import FloatArray, IndexArray
+from ..model.graph_build import InteractionGraph
+from ..model.propagation import resolve_device
+from ..model.scores import Scorer
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from interest_graph.ingest.product_types import join_names, plain_name
 
-from ..typing import DoubleArray, IndexArray
+from ...typing import DoubleArray, IndexArray
 
 #: Distinctive categories kept per segment, and how many name it.
 TOP_CATEGORIES = 5

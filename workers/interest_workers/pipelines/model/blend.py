@@ -1,14 +1,14 @@
 """The served model's candidate terms and how their blend is chosen on validation.
 
-Candidate terms (:data:`TERMS`), each a :class:`~interest_workers.pipelines.scores.Scorer`:
+Candidate terms (:data:`TERMS`), each a :class:`~interest_workers.pipelines.model.scores.Scorer`:
 
-* ``gcn``: the text-fed GCN's dot products (:mod:`~interest_workers.pipelines.gcn`);
+* ``gcn``: the text-fed GCN's dot products (:mod:`~interest_workers.pipelines.model.gcn`);
 * ``ease``: EASE item-item regression, on binary or recipe-weighted histories;
 * ``rp3beta``: the RP3β random walk, likewise;
 * ``filter``: the blur-and-sharpen graph filter of GF-CF and BSPM
-  (:mod:`~interest_workers.pipelines.filters`);
+  (:mod:`~interest_workers.pipelines.model.filters`);
 * ``sequence``: items people touched right after the user's latest ones
-  (:mod:`~interest_workers.pipelines.sequence`);
+  (:mod:`~interest_workers.pipelines.model.sequence`);
 * ``content``: text similarity to the user's history;
 * ``popularity``: distinct users per item.
 
@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 from . import baselines
 from .filters import GraphFilter
 from .graph_build import InteractionGraph

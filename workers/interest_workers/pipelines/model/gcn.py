@@ -6,7 +6,7 @@ with layer weights ``alpha``. Nodes without edges keep their input through all l
 new item (no id embedding, no edges) is embedded from its text alone. Two things teach the text
 path to stand on its own: *id dropout* (random items lose their id embedding during a step) and an
 auxiliary BPR term that ranks items by their text projection only (see
-:mod:`~interest_workers.pipelines.training`).
+:mod:`~interest_workers.pipelines.model.training`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..typing import FloatArray
+from ...typing import FloatArray
 from .graph_build import InteractionGraph
 from .propagation import Propagation, propagation, resolve_device
 
@@ -345,9 +345,9 @@ def embed_inductive(
 
     Users and items the model knows keep their id embeddings; new ones are embedded from their
     text (and, for users, their interacted items through propagation). Build ``graph`` with
-    :func:`~interest_workers.pipelines.graph_build.build_graph` (pass the trained id order as
+    :func:`~interest_workers.pipelines.model.graph_build.build_graph` (pass the trained id order as
     ``user_ids`` / ``item_ids`` to keep indices stable) and features with
-    :func:`~interest_workers.pipelines.features.build_node_features`.
+    :func:`~interest_workers.pipelines.model.features.build_node_features`.
 
     Args:
         trained: Loaded model.

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from ..typing import IndexArray
+from ...typing import IndexArray
 from .segment_briefs import OVER_INDEXED, distinctive_categories, over_indexed_categories
 
 

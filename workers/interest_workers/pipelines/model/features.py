@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..typing import FloatArray
+from ...typing import FloatArray
 from .graph_build import InteractionGraph
 
 logger = logging.getLogger(__name__)

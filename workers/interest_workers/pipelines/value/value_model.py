@@ -1,6 +1,6 @@
 """Customer value forecasts: BG/NBD (purchases, dropout) and Gamma-Gamma (spend per occasion).
 
-Pure pipeline: a :class:`~interest_workers.pipelines.value.CustomerSummary` in, a fit and a
+Pure pipeline: a :class:`~interest_workers.pipelines.value.value.CustomerSummary` in, a fit and a
 frame of forecasts out (:func:`fit_value_model`, :func:`score_customers`); no database, no
 Celery.
 

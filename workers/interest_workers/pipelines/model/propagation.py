@@ -2,8 +2,8 @@
 
 ``Ã = D^-1/2 W D^-1/2`` over the bipartite graph's (transformed) interaction weights, with a
 self-loop on each isolated node, built once per graph and applied as one sparse product per
-layer (:class:`Propagation`); :mod:`~interest_workers.pipelines.gcn`'s model propagates with it,
-:mod:`~interest_workers.pipelines.training` builds it for each (sub)graph it trains on.
+layer (:class:`Propagation`); :mod:`~interest_workers.pipelines.model.gcn`'s model propagates with it,
+:mod:`~interest_workers.pipelines.model.training` builds it for each (sub)graph it trains on.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-from ..typing import EdgeIndex
+from ...typing import EdgeIndex
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

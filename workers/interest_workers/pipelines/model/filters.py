@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 from .graph_build import InteractionGraph
 
 #: Ideal low-pass weights and sharpening times tried by the fit.

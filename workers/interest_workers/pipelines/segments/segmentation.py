@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 from interest_graph.graph.segments import DRIFT_LIMIT
 from interest_graph.recipe import EdgeArrays
 
-from ..typing import DoubleArray, IndexArray
+from ...typing import DoubleArray, IndexArray
 from .segment_space import DEFAULT_DIMS, InterestSpace, category_shares, fit_space
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..typing import FloatArray, IndexArray
+from ...typing import FloatArray, IndexArray
 from .baselines import pad_items, sparse_scores
 from .graph_build import InteractionGraph
 

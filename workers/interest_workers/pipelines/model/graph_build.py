@@ -18,7 +18,7 @@ import torch
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
 
-from ..typing import IndexArray
+from ...typing import IndexArray
 
 logger = logging.getLogger(__name__)
 

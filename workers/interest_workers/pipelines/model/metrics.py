@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from torch import Tensor
 
-from ..typing import IndexArray
+from ...typing import IndexArray
 from .graph_build import InteractionGraph
 from .scores import EmbeddingScorer, Scorer, top_k_items
 

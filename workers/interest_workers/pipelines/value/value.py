@@ -3,7 +3,7 @@
 Pure pipeline: a transactions frame in, frames and small dataclasses out; no database, no Celery.
 
 The flow is ``transactions -> summarize_customers -> (rfm_scores | fit_value_model ->
-score_customers)``, the last two in :mod:`~interest_workers.pipelines.value_model`.
+score_customers)``, the last two in :mod:`~interest_workers.pipelines.value.value_model`.
 Transactions are rows of ``customer_id``, ``ts`` and ``value``: a ``value`` >= 0 is a purchase,
 a negative one a return. A *purchase occasion* is a customer-day (UTC) with
 at least one purchase (a zero-value purchase, such as a free item, still counts); same-day

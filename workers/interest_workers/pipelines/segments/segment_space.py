@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..typing import DoubleArray
+from ...typing import DoubleArray
 
 #: Principal axes kept. Chosen with ``benchmarks/segments.py`` on Online Retail (8, 10, 12, 16, 20
 #: tried): 16 gave the best predictive lift with same-data stability ≥ 0.95; at 20 too few k were

@@ -8,7 +8,7 @@ touched (rejection-sampled), in batches of 2048 with Adam at 1e-3 and L2 1e-4 on
 (α_k = 1/(K+1)). This module does exactly that; :class:`LightGCN`'s defaults are the published
 settings for Gowalla (64-d, 3 layers; about 1,000 epochs).
 
-The evaluation's routine budget (:mod:`~interest_workers.pipelines.tuning`) is smaller: an epoch
+The evaluation's routine budget (:mod:`~interest_workers.pipelines.evaluation.tuning`) is smaller: an epoch
 in 12 batches with a larger learning rate and at most 120 epochs, since each step propagates
 over the whole graph (the paper's batch of 2048 on Gowalla is 396 propagations an epoch, about
 40 s on two CPU cores). ``benchmarks/lightgcn_reproduction.py`` runs the published budget and
@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 
-from ..typing import FloatArray, IndexArray
-from .graph_build import InteractionGraph
+from ...typing import FloatArray, IndexArray
+from ..model.graph_build import InteractionGraph
+from ..model.propagation import bipartite_edges, normalized_adjacency
+from ..model.scores import EmbeddingScorer
+from ..model.training import TrainResult
 from .peers import ScorerValidation
-from .propagation import bipartite_edges, normalized_adjacency
-from .scores import EmbeddingScorer
-from .training import TrainResult
 
 
 class _SymmetricPropagation(torch.autograd.Function):
