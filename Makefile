@@ -41,7 +41,7 @@ system-tools:
 # The whole suite on both graph backends: the session starts a throw-away Neo4j (unless NEO4J_URI
 # names one, whose graph the tests then clear) and stops it at the end, also on failure.
 test: install system-tools neo4j-build
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=10
 
 # ruff over the code and tests, mypy over both packages.
 lint: install
