@@ -1,8 +1,9 @@
 // Audiences and experiments on the dashboard: a rule builder whose size updates live (GET
 // /v1/audiences/count), the saved audiences, and an experiment report with the arms side by side.
-// Shares the key, the API helper and the DOM helpers with dashboard.js (same module instance).
+// Shares the key, the API helper and the DOM helpers with the dashboard's panels (common.js: the
+// same module instance, imported by URL).
 
-import { api, ApiError, el, fmtInt, fmtMoney, isNum, short, showStatus, state } from "./dashboard.js";
+import { api, ApiError, el, fmtInt, fmtMoney, isNum, short, showStatus, state } from "./common.js";
 
 const COUNT_DELAY_MS = 300;
 const ARM_COLOURS = ["#2f5fb3", "#a3abb8", "#f28e2b", "#59a14f", "#b07aa1"];
