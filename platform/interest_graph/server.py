@@ -175,7 +175,7 @@ class EmbeddedServer:
             # rewrite serialises the whole graph in a forked child that takes a core from the
             # writers. Rewriting once the log is half the base (at least 4 MB) loads 16× Online
             # Retail with 22 rewrites instead of the 66 a tenth took, at 28,092 against 25,531
-            # events/s (docs/scale.md, phase 5); a restart replays at most half the base.
+            # events/s (docs/history/scale.md, phase 5); a restart replays at most half the base.
             "--auto-aof-rewrite-percentage", str(AOF_REWRITE_PERCENTAGE),
             "--auto-aof-rewrite-min-size", "4mb",
             "--save", "",
