@@ -14,6 +14,8 @@ import { lookup } from "./lookup.js";
 async function loadOverview() {
   const figure = $("#segment-map");
   figure.dataset.state = "loading";
+  // A message another panel shows while this loads (an audience that could not be saved) stays.
+  const before = $("#status").textContent;
   try {
     const segments = await api("/segments");
     renderSegments(segments);
@@ -21,7 +23,7 @@ async function loadOverview() {
     renderDrift(segments.drift);
     renderMap(await api(`/segments/map?limit=${MAP_LIMIT}`));
     renderMoves(await api("/segments/transitions"));
-    showStatus("");
+    if ($("#status").textContent === before) showStatus("");
     return true;
   } catch (err) {
     figure.dataset.state = "error";
