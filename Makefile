@@ -9,7 +9,7 @@ export INTERESTGRAPH_DATASETS_DIR ?= $(abspath ../shared/datasets)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-tools demo test lint bench clean neo4j neo4j-stop neo4j-build
+.PHONY: install system-tools demo test lint bench clean neo4j neo4j-stop neo4j-build kafka kafka-stop kafka-build
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,8 +39,9 @@ system-tools:
 	fi
 
 # The whole suite on both graph backends: the session starts a throw-away Neo4j (unless NEO4J_URI
-# names one, whose graph the tests then clear) and stops it at the end, also on failure.
-test: install system-tools neo4j-build
+# names one, whose graph the tests then clear) and, for the `kafka` tests, a throw-away Kafka
+# (unless KAFKA_BOOTSTRAP names one), and stops them at the end, also on failure.
+test: install system-tools neo4j-build kafka-build
 	$(PY) -m pytest --durations=10
 
 # ruff over the code and tests, mypy over both packages.
@@ -61,10 +62,24 @@ neo4j-stop:
 neo4j-build:
 	@$(NEO4J_SERVER) build
 
+# The development Kafka (Apache Kafka 4 from Maven Central, KRaft, one node, loopback, no auth):
+# built on first use. `eval "$$(make -s kafka)"` sets KAFKA_BOOTSTRAP in the shell.
+KAFKA_SERVER := tools/kafka-test-server/kafka-server
+
+kafka:
+	@$(KAFKA_SERVER) start
+
+kafka-stop:
+	@$(KAFKA_SERVER) stop
+
+kafka-build:
+	@$(KAFKA_SERVER) build
+
 bench: install
 	$(PY) benchmarks/ingest.py
 
 clean:
 	-$(IG) server stop
 	-$(NEO4J_SERVER) stop
+	-$(KAFKA_SERVER) stop
 	rm -rf $(VENV) .interestgraph

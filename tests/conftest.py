@@ -3,7 +3,9 @@
 Integration tests that take the ``backend`` fixture run once on the embedded FalkorDB and once on
 a real Neo4j (``--backend falkordb`` or ``--backend neo4j`` runs one). Neo4j is the one at
 ``NEO4J_URI`` (with ``NEO4J_USER``, ``NEO4J_PASSWORD``), else a server this session starts with
-``tools/neo4j-test-server`` and stops at its end.
+``tools/neo4j-test-server`` and stops at its end. Tests marked ``kafka`` take the
+``kafka_bootstrap`` fixture: the broker at ``KAFKA_BOOTSTRAP``, else one this session starts with
+``tools/kafka-test-server`` (as soon as such a test is collected) and stops at its end.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import pytest
 
 from interest_graph.settings import REPO_ROOT
 
+from . import kafka_server
+from .kafka_server import KafkaToolsMissing, SessionKafka
 from .neo4j_server import SessionNeo4j, from_environment
 
 BACKENDS = ("falkordb", "neo4j")
 _SESSION_NEO4J = pytest.StashKey[SessionNeo4j]()
+_SESSION_KAFKA = pytest.StashKey[SessionKafka]()
 
 
 def datasets_dir() -> Path:
@@ -51,17 +56,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         server = SessionNeo4j()
         config.stash[_SESSION_NEO4J] = server
         server.start()
+    if (not config.option.collectonly and kafka_server.from_environment() is None
+            and any(i.get_closest_marker("kafka") is not None for i in items)):
+        # Likewise Kafka, for the tests marked `kafka`.
+        broker = SessionKafka()
+        config.stash[_SESSION_KAFKA] = broker
+        broker.start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     server = config.stash.get(_SESSION_NEO4J, None)
     if server is not None:
         server.stop()
+    broker = config.stash.get(_SESSION_KAFKA, None)
+    if broker is not None:
+        broker.stop()
 
 
 def session_neo4j(config: pytest.Config) -> SessionNeo4j | None:
     """The Neo4j this session started (None when NEO4J_URI names one)."""
     return config.stash.get(_SESSION_NEO4J, None)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(pytestconfig: pytest.Config) -> str:
+    """The session's Kafka as ``host:port``: KAFKA_BOOTSTRAP's, else the one this session started."""
+    bootstrap = kafka_server.from_environment()
+    if bootstrap is not None:
+        return bootstrap
+    broker = pytestconfig.stash.get(_SESSION_KAFKA, None)
+    if broker is None:  # a test took the fixture without the `kafka` marker
+        broker = SessionKafka()
+        pytestconfig.stash[_SESSION_KAFKA] = broker
+    try:
+        return broker.bootstrap()
+    except KafkaToolsMissing as problem:
+        pytest.skip(str(problem))
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from interest_graph.settings import REPO_ROOT
 
+from .launched import started_lines
+
 LAUNCHER = REPO_ROOT / "tools" / "neo4j-test-server" / "neo4j-server"
-START_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -69,18 +70,10 @@ class SessionNeo4j:
             return self._connection
         self.start()
         assert self._starter is not None
-        try:
-            out, err = self._starter.communicate(timeout=START_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._starter.kill()
-            raise Neo4jProblem(f"Neo4j did not start within {START_TIMEOUT_S}s "
-                               f"(log: {self.state / 'server.log'})") from None
-        if self._starter.returncode != 0:
-            raise Neo4jProblem(
-                f"starting Neo4j with {LAUNCHER.relative_to(REPO_ROOT)} failed:\n{err.strip()}\n"
-                "It needs Java 17 and Maven (Maven Central); or point NEO4J_URI, NEO4J_USER and "
-                "NEO4J_PASSWORD at a Neo4j 5.26, or run one backend with --backend falkordb")
-        lines = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        lines = started_lines(self._starter, "Neo4j", LAUNCHER, self.state,
+                              "It needs Java 17 and Maven (Maven Central); or point NEO4J_URI, "
+                              "NEO4J_USER and NEO4J_PASSWORD at a Neo4j 5.26, or run one backend "
+                              "with --backend falkordb", Neo4jProblem)
         env = (self.state / "env").read_text(encoding="utf-8").splitlines()
         http = next((line.split("=", 1)[1] for line in env if line.startswith("NEO4J_HTTP=")), None)
         self._connection = Neo4jConnection(lines["NEO4J_URI"], lines["NEO4J_USER"],

@@ -21,6 +21,7 @@ from .audiences.cli import audience
 from .errors import InterestGraphError
 from .serving_cli import serve, server, server_start, settings_of, up
 from .settings import Settings
+from .streams.cli import consume
 
 log = logging.getLogger(__name__)
 
@@ -92,20 +93,28 @@ def init(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts of users, items, categories and interaction edges."""
+    """Counts of users, items, categories and interaction edges, and where stream consumers stand."""
     from .graph import open_store
     from .graph.ingest import IngestRepository
+    from .graph.streams import StreamRepository
 
     store = open_store(settings_of(ctx))
     try:
         counts = IngestRepository(store).counts()
+        streams = StreamRepository(store).read()
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(counts.__dict__))
-    else:
-        for key, value in counts.__dict__.items():
-            click.echo(f"{key:>12}: {value:,}" if isinstance(value, int) else f"{key:>12}: {value:,.2f}")
+        click.echo(json.dumps({**counts.__dict__, "streams": [s.as_dict() for s in streams]}))
+        return
+    for key, value in counts.__dict__.items():
+        click.echo(f"{key:>12}: {value:,}" if isinstance(value, int) else f"{key:>12}: {value:,.2f}")
+    for s in streams:
+        click.echo(f"stream {s.topic} (group {s.group}, {s.format}): {s.applied:,} applied, "
+                   f"{s.duplicates:,} duplicates, {s.rejected:,} rejected, {s.ignored:,} ignored, "
+                   f"lag {s.lag:,}")
+        for p in s.partitions:
+            click.echo(f"  partition {p.partition}: offset {p.offset:,} of {p.high:,}, lag {p.lag:,}")
 
 
 @main.command()
@@ -328,7 +337,7 @@ def demo(ctx: click.Context, source: str, n_users: int) -> None:
         store.close()
 
 
-for _command in (server, serve, up, audience):
+for _command in (server, serve, up, audience, consume):
     main.add_command(_command)
 
 

@@ -165,7 +165,8 @@ def _gunicorn(settings: Settings, host: str, port: int, workers: int, threads: i
 @click.option("--dev", is_flag=True, help="Allow anonymous API access when no keys are set.")
 @click.pass_context
 def up(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:
-    """Everything on one laptop: embedded server, a worker, the scheduler and the API.
+    """Everything on one laptop: embedded server, a worker, the scheduler and the API, and a
+    Kafka consumer (``interestgraph consume``) when ``KAFKA_BOOTSTRAP`` is set.
 
     Ctrl-C or SIGTERM stops them all.
     """
@@ -184,6 +185,9 @@ def up(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> Non
         "beat": [*cli, "beat"],
         "api": [*serve_cmd, "--dev"] if dev else serve_cmd,
     }
+    if settings.kafka_bootstrap:
+        # Topic, group and format come from the same settings in the child.
+        commands["consumer"] = [*cli, "consume", "--bootstrap", settings.kafka_bootstrap]
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 

@@ -103,6 +103,12 @@ class Settings:
     #: Scheduling priority (nice value, 0-19) the worker processes run at: refreshes are batch
     #: work and yield the CPU to the API and the store on a shared machine. 0 disables it.
     worker_nice: int = 10
+    #: Kafka for ``interestgraph consume`` (and ``up``, which starts a consumer when it is set):
+    #: ``KAFKA_BOOTSTRAP`` (as ``make kafka`` prints it) or ``INTERESTGRAPH_KAFKA_BOOTSTRAP``.
+    kafka_bootstrap: str | None = None
+    kafka_topic: str = "interestgraph.events"
+    kafka_group: str = "interestgraph"
+    kafka_format: str = "generic"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -116,6 +122,9 @@ class Settings:
             raise ConfigError(f"{PREFIX}SHARD_USERS must be at least 1, got {self.shard_users}")
         if not 0 <= self.worker_nice <= 19:
             raise ConfigError(f"{PREFIX}WORKER_NICE must be 0-19, got {self.worker_nice}")
+        if self.kafka_format not in ("generic", "segment"):
+            raise ConfigError(f"{PREFIX}KAFKA_FORMAT must be generic or segment, "
+                              f"got {self.kafka_format!r}")
         if self.train_epochs < 1:
             raise ConfigError(f"{PREFIX}TRAIN_EPOCHS must be at least 1, got {self.train_epochs}")
         if not 0 <= self.full_refresh_hour <= 23:
@@ -154,6 +163,10 @@ class Settings:
             ("GRAPH_NAME", "graph_name"),
             ("DEVICE", "device"),
             ("ENCODER", "encoder"),
+            ("KAFKA_BOOTSTRAP", "kafka_bootstrap"),
+            ("KAFKA_TOPIC", "kafka_topic"),
+            ("KAFKA_GROUP", "kafka_group"),
+            ("KAFKA_FORMAT", "kafka_format"),
         ):
             if (v := get(name)) is not None:
                 kwargs[key] = v
@@ -190,6 +203,8 @@ class Settings:
             kwargs["weights"] = {**DEFAULT_WEIGHTS, **_pairs("WEIGHTS", v)}
         if (v := get("API_KEYS")) is not None:
             kwargs["api_keys"] = parse_api_keys(v)
+        if "kafka_bootstrap" not in kwargs and env.get("KAFKA_BOOTSTRAP"):
+            kwargs["kafka_bootstrap"] = env["KAFKA_BOOTSTRAP"]
         kwargs.update(overrides)
         return cls(**kwargs)
 

@@ -27,6 +27,9 @@ def test_reliability_options_and_beat_schedule(tmp_path: Path) -> None:
     schedule = conf["beat_schedule"]
     assert schedule["incremental-refresh"]["task"] == "interest.refresh.incremental"
     assert schedule["incremental-refresh"]["schedule"] == 30.0
+    # Ticks queued behind a slow refresh expire instead of piling up (each run covers every
+    # change since the watermark): without it, latency under steady load grows with the queue.
+    assert schedule["incremental-refresh"]["options"]["expires"] == 30.0
     nightly = schedule["nightly-full-refresh"]
     assert nightly["task"] == "interest.refresh.full"
     assert nightly["schedule"] == crontab(hour=3, minute=0)

@@ -57,6 +57,10 @@ def celery_conf(settings: Settings) -> dict[str, Any]:
             "incremental-refresh": {
                 "task": "interest.refresh.incremental",
                 "schedule": settings.incremental_every_s,
+                # A tick still queued when the next one comes is dropped: each run covers every
+                # change since the watermark, so a backlog of ticks (a refresh slower than the
+                # schedule) would only delay the next fresh one.
+                "options": {"expires": settings.incremental_every_s},
             },
             "nightly-full-refresh": {
                 "task": "interest.refresh.full",

@@ -48,6 +48,12 @@ from .typing import FloatArray
 
 log = logging.getLogger(__name__)
 
+#: How long before its commit a write may have stamped ``updated_at`` (a consumer's queued batch,
+#: a concurrent API request): each run reads changes back to ``watermark - COMMIT_LAG_S``, and
+#: users already scored through their latest change are skipped, so nobody is re-scored twice.
+#: It also absorbs that much clock skew between the writers' hosts and the worker's.
+COMMIT_LAG_S = 60.0
+
 
 def neighbourhood_graph(changed: UserEdges, base_items: IdMap, recipe: EdgeRecipe,
                         as_of: float) -> InteractionGraph:
@@ -110,7 +116,11 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
     if state.version is None or state.model_path is None:
         return {"status": "skipped", "reason": "no full refresh has completed yet", "users": 0}
     mark = clock()
-    changed_users, changed_items = repo.changed_since(state.watermark or 0.0)
+    # Writers stamp a batch before they commit it: look back over that lag, or a batch committed
+    # just after the previous run's read would wait for its users' next event.
+    since = max(0.0, state.watermark - COMMIT_LAG_S) if state.watermark else 0.0
+    seen, changed_items = repo.changed_since(since, items_since=state.watermark or 0.0)
+    changed_users = list(seen)
     if not changed_users and not changed_items:
         return {"status": "noop", "users": 0, "seconds": round(time.perf_counter() - started, 3)}
     progress("pull", 10.0)
@@ -184,7 +194,7 @@ def run_incremental(repo: RefreshRepository, settings: Settings, encoder: TextEn
                     "segment": f"{state.version}:{seg_index}",
                     "segment_label": art.segment_labels.get(seg_index, ""),
                     "distance": float(distances[r]), "recs": interests[r],
-                    "categories": categories[r], **values[r]})
+                    "categories": categories[r], "seen": seen.get(uid), **values[r]})
     repo.update_users(state.version, state.model_version or state.version, out, clock())
     repo.set_watermark(mark)
     return {"status": "updated", "users": len(out), "changed_users": len(changed_users),

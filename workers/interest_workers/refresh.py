@@ -252,7 +252,8 @@ def run_full(repo: RefreshRepository, settings: Settings, encoder: TextEncoder,
     def activate() -> None:
         placed = seg.user_fields(version)
         users_rows = [{"id": uid, "embedding": [float(x) for x in user_emb[u]], **placed[u],
-                       **values[u]} for u, uid in enumerate(graph.users.ids)]
+                       "seen": users.seen.get(uid), **values[u]}
+                      for u, uid in enumerate(graph.users.ids)]
         item_rows = [{"id": iid, "embedding": [float(x) for x in item_emb[i]]}
                      for i, iid in enumerate(graph.items.ids)]
         repo.activate(version, version, model_path, users_rows, item_rows, clock())

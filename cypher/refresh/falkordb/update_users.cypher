@@ -8,7 +8,7 @@
 // $rows: list<{id, embedding: list<float>, x, y, segment, segment_label, distance,
 //   recency_days, frequency, monetary, rfm_score, tier, expected_purchases, expected_value,
 //   p_alive, churn_risk, recs: list<{item, score, rank, reason}> (non-empty),
-//   categories: list<{name, score}>}>
+//   categories: list<{name, score}>, seen: float|null (the user's updated_at the refresh read)}>
 UNWIND $rows AS row
 MATCH (u:User {id: row.id})
 REMOVE u.embedding
@@ -17,7 +17,8 @@ SET u.embedding = vecf32(row.embedding), u.map_x = row.x, u.map_y = row.y,
     u.recency_days = row.recency_days, u.frequency = row.frequency, u.monetary = row.monetary,
     u.rfm_score = row.rfm_score, u.value_tier = row.tier,
     u.expected_purchases = row.expected_purchases, u.expected_value = row.expected_value,
-    u.p_alive = row.p_alive, u.churn_risk = row.churn_risk, u.scored_at = $now
+    u.p_alive = row.p_alive, u.churn_risk = row.churn_risk, u.scored_at = $now,
+    u.scored_through = coalesce(row.seen, u.scored_through)
 WITH u, row
 OPTIONAL MATCH (u)-[old_seg:IN_SEGMENT {version: $version}]->(prev:Segment)
 WITH u, row, collect(prev.id) AS previous, collect(old_seg) AS old_segs

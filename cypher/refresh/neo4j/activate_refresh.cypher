@@ -5,7 +5,8 @@
 // Neo4j 5 vector indexes read LIST<FLOAT> properties. Idempotent.
 // $version, $model_version, $model_path: string; $now: float;
 // $users: list<{id, embedding: list<float>, x, y, segment, segment_label, recency_days, frequency,
-//   monetary, rfm_score, tier, expected_purchases, expected_value, p_alive, churn_risk}>;
+//   monetary, rfm_score, tier, expected_purchases, expected_value, p_alive, churn_risk,
+//   seen: float|null (the updated_at the pull read: the user is scored through it)}>;
 // $items: list<{id, embedding: list<float>}>
 MERGE (m:Meta {key: 'active_refresh'})
 SET m.version = $version, m.model_version = $model_version, m.model_path = $model_path,
@@ -18,7 +19,8 @@ SET u.embedding = row.embedding, u.map_x = row.x, u.map_y = row.y,
     u.recency_days = row.recency_days, u.frequency = row.frequency, u.monetary = row.monetary,
     u.rfm_score = row.rfm_score, u.value_tier = row.tier,
     u.expected_purchases = row.expected_purchases, u.expected_value = row.expected_value,
-    u.p_alive = row.p_alive, u.churn_risk = row.churn_risk, u.scored_at = $now
+    u.p_alive = row.p_alive, u.churn_risk = row.churn_risk, u.scored_at = $now,
+    u.scored_through = coalesce(row.seen, u.scored_through)
 WITH count(*) AS users
 UNWIND $items AS row
 MATCH (i:Item {id: row.id})

@@ -75,9 +75,10 @@ def create_app(settings: Settings | None = None, *, allow_anonymous: bool = Fals
     init_graph(app, settings)
     init_tasks(app, settings)
 
-    from . import audiences, events, health, items, metrics, openapi, segments, tasks, users
+    from . import audiences, events, health, items, metrics, openapi, segments, sources, tasks, users
 
-    for module in (users, items, segments, audiences, events, tasks, health, metrics, openapi):
+    for module in (users, items, segments, audiences, events, sources, tasks, health, metrics,
+                   openapi):
         app.register_blueprint(module.bp)
     # The dashboard is built separately; it joins when its module exists.
     if importlib.util.find_spec(f"{__name__}.dashboard") is not None:

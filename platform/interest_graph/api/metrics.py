@@ -28,11 +28,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ..graph import GraphStore
+from ..graph.streams import StreamProgress, StreamRepository
 from . import extensions as ext
 
 bp = Blueprint("metrics", __name__)
@@ -49,6 +50,9 @@ LATENCY = Histogram("interestgraph_http_request_duration_seconds", "Request late
                     ["endpoint", "method", "status"], buckets=BUCKETS, registry=REGISTRY)
 EVENTS = Counter("interestgraph_events", "Events posted to the API by outcome "
                  "(accepted, duplicate, rejected).", ["outcome"], registry=REGISTRY)
+SOURCE_EVENTS = Counter("interestgraph_source_events", "Events posted to a source endpoint "
+                        "(POST /v1/sources/...) by outcome (accepted, duplicate, rejected, ignored).",
+                        ["source", "outcome"], registry=REGISTRY)
 
 
 def count_events(accepted: int, duplicates: int, rejected: int) -> None:
@@ -56,6 +60,15 @@ def count_events(accepted: int, duplicates: int, rejected: int) -> None:
     for outcome, n in (("accepted", accepted), ("duplicate", duplicates), ("rejected", rejected)):
         if n:
             EVENTS.labels(outcome).inc(n)
+
+
+def count_source_events(source: str, accepted: int, duplicates: int, rejected: int,
+                        ignored: int) -> None:
+    """Count one batch posted to a source endpoint (rejected and ignored count messages)."""
+    for outcome, n in (("accepted", accepted), ("duplicate", duplicates), ("rejected", rejected),
+                       ("ignored", ignored)):
+        if n:
+            SOURCE_EVENTS.labels(source, outcome).inc(n)
 
 
 class GraphCollector(Collector):
@@ -73,8 +86,10 @@ class GraphCollector(Collector):
                 counts = self.store.read("stats/count_graph")
                 state = self.store.read("refresh/read_state")
                 history = self.store.read("refresh/refresh_history", limit=10)
+                streams = StreamRepository(self.store).read()
                 self._cached = (now, {"counts": counts[0] if counts else {},
-                                      "state": state[0] if state else {}, "history": history})
+                                      "state": state[0] if state else {}, "history": history,
+                                      "streams": streams})
             return self._cached[1]
 
     def collect(self) -> Iterator[Metric]:
@@ -112,6 +127,30 @@ class GraphCollector(Collector):
             for stage, seconds in zip(newest["stages"], newest["stage_seconds"] or []):
                 stages.add_metric([str(stage)], float(seconds))
         yield stages
+        yield from _stream_metrics(data["streams"])
+
+
+def _stream_metrics(streams: list[StreamProgress]) -> Iterator[Metric]:
+    """What the stream consumers (``interestgraph consume``) last recorded in the graph."""
+    events = CounterMetricFamily(
+        "interestgraph_stream_events", "Events (rejected, ignored: messages) a stream consumer "
+        "group handled, by topic and outcome.", labels=["group", "topic", "outcome"])
+    lag = GaugeMetricFamily("interestgraph_stream_lag", "Messages not yet consumed, per partition, "
+                            "as of the group's last batch.", labels=["group", "topic", "partition"])
+    seen = GaugeMetricFamily("interestgraph_stream_last_batch_timestamp_seconds",
+                             "When the group last applied a batch (epoch s).",
+                             labels=["group", "topic"])
+    for s in streams:
+        for outcome, n in (("applied", s.applied), ("duplicate", s.duplicates),
+                           ("rejected", s.rejected), ("ignored", s.ignored)):
+            events.add_metric([s.group, s.topic, outcome], float(n))
+        for p in s.partitions:
+            lag.add_metric([s.group, s.topic, str(p.partition)], float(p.lag))
+        if s.updated_at is not None:
+            seen.add_metric([s.group, s.topic], s.updated_at)
+    yield events
+    yield lag
+    yield seen
 
 
 def init_metrics(app: Flask) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint
 
+from ..ingest.segment import MAX_BATCH as SEGMENT_MAX_BATCH
+from ..ingest.segment import MESSAGE_TYPES
 from .events import MAX_EVENTS, MAX_ITEMS
 from .segments import DEFAULT_MAP_POINTS, DEFAULT_MEMBERS, MAX_MAP_POINTS, MAX_MEMBERS
 from .users import DEFAULT_GRAPH_NODES, MAX_GRAPH_NODES
@@ -220,6 +222,34 @@ SCHEMAS: dict[str, Any] = {
             "reason": {"type": "string"}})},
         "task_id": {"type": "string"},
     }, required=["accepted", "duplicates", "rejected", "items_upserted", "errors"]),
+    "SegmentMessage": {
+        "type": "object",
+        "description": "A Segment call; see docs/streams.md for the e-commerce events it maps",
+        "properties": {
+            "type": {"type": "string", "enum": sorted(MESSAGE_TYPES)},
+            "event": {"type": "string"}, "messageId": {"type": ["string", "integer"]},
+            "userId": {"type": ["string", "integer", "null"]},
+            "anonymousId": {"type": ["string", "integer", "null"]},
+            "timestamp": {"type": "string", "description": "ISO-8601"},
+            "properties": {"type": "object"},
+        },
+    },
+    "SegmentPayload": {"anyOf": [
+        _ref("SegmentMessage"),
+        {"type": "object", "required": ["batch"], "properties": {
+            "batch": {"type": "array", "maxItems": SEGMENT_MAX_BATCH,
+                      "items": _ref("SegmentMessage")}}},
+    ]},
+    "SegmentResult": _obj({
+        "messages": {"type": "integer"}, "accepted": {"type": "integer"},
+        "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+        "ignored": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "items_upserted": {"type": "integer"},
+        "errors": {"type": "array", "items": _obj({
+            "index": {"type": "integer"}, "field": {"type": "string"},
+            "reason": {"type": "string"}})},
+    }, required=["messages", "accepted", "duplicates", "rejected", "ignored", "items_upserted",
+                 "errors"]),
     "RefreshRequest": _obj({"kind": {"type": "string", "enum": ["full", "incremental"]}}),
     "Enqueued": _obj({"task_id": {"type": "string"},
                       "kind": {"type": "string", "enum": ["full", "incremental"]}}),
@@ -418,6 +448,16 @@ def document() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("EventBatch")}}},
             "responses": {"202": _json(_ref("EventBatchResult"), "Applied"),
+                          **_errors(400, 401, 403, 413, 415, 422, 503)}}},
+        "/v1/sources/segment": {"post": {
+            "operationId": "postSegment",
+            "summary": "Apply Segment e-commerce events (one message or a batch) exactly once",
+            "parameters": [{"name": "items", "in": "query", "required": False,
+                            "description": "false: ignore the products' names, categories, prices",
+                            "schema": {"type": "string", "enum": ["true", "false"]}}],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("SegmentPayload")}}},
+            "responses": {"202": _json(_ref("SegmentResult"), "Applied"),
                           **_errors(400, 401, 403, 413, 415, 422, 503)}}},
         "/v1/refresh": {"post": {
             "operationId": "postRefresh", "summary": "Enqueue a full or incremental refresh",

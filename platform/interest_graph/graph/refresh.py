@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,11 +73,14 @@ class UserEdges:
         item_ids: The item ids ``edges.item`` indexes: the catalogue passed in, then items first
             seen in these edges.
         edges: One row per edge (weights as stored: as of each edge's ``last_ts``).
+        seen: Each user's ``updated_at`` as read: a refresh that scores these edges scores the
+            user through that change (``scored_through``, see ``refresh/read_changed``).
     """
 
     users: UserTable
     item_ids: tuple[str, ...]
     edges: EdgeArrays
+    seen: dict[str, float] = field(default_factory=dict)
 
 
 def _cached(row: Row, hash_key: str) -> CachedText | None:
@@ -130,6 +133,7 @@ class _EdgeReader:
         self.text: dict[str, str] = {}
         self.cached: dict[str, CachedText] = {}
         self.purchases: dict[str, tuple[tuple[int, ...], float]] = {}
+        self.seen: dict[str, float] = {}
         self.columns = _Columns(flush_edges)
 
     def _index(self, iid: str) -> int:
@@ -145,6 +149,8 @@ class _EdgeReader:
         self.ids.append(uid)
         if row.get("text"):
             self.text[uid] = row["text"]
+        if row.get("updated_at") is not None:
+            self.seen[uid] = float(row["updated_at"])
         if (cached := _cached(row, "text_hash")) is not None:
             self.cached[uid] = cached
         if days := row.get("purchase_days"):
@@ -156,7 +162,7 @@ class _EdgeReader:
 
     def result(self) -> UserEdges:
         users = UserTable(tuple(self.ids), self.text, self.cached, self.purchases)
-        return UserEdges(users, tuple(self.item_ids), self.columns.arrays())
+        return UserEdges(users, tuple(self.item_ids), self.columns.arrays(), self.seen)
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -233,9 +239,15 @@ class RefreshRepository:
                 reader.add(row)
         return reader.result()
 
-    def changed_since(self, since: float) -> tuple[list[str], list[str]]:
-        row = self.store.read("refresh/read_changed", since=since)[0]
-        return [u for u in row["users"] if u], [i for i in row["items"] if i]
+    def changed_since(self, since: float, items_since: float | None = None
+                      ) -> tuple[dict[str, float], list[str]]:
+        """Users changed after ``since`` and not yet scored through their change (id → the
+        ``updated_at`` read), and items whose text changed after ``items_since`` (default
+        ``since``)."""
+        row = self.store.read("refresh/read_changed", since=since,
+                              items_since=since if items_since is None else items_since)[0]
+        users = {u: float(t) for u, t in zip(row["users"], row["seen"]) if u}
+        return users, [i for i in row["items"] if i]
 
     def neighbourhood(self, users: Sequence[str], items: Sequence[str]) -> list[str]:
         """Changed users plus every user who interacted with a changed item."""

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +235,46 @@ class Ingestor:
 
     # -- driving ---------------------------------------------------------------------------
 
+    def plan(self, records: Iterable[Event | ItemRecord | RecordError | HeldOut],
+             summary: IngestSummary) -> Iterator[tuple[str, Any]]:
+        """The writes for ``records``, in order, prepared without touching the graph (pure CPU):
+        ``("items", …)`` and ``("events", …)`` tasks for :meth:`apply`. Counts what it reads, and
+        rejected records, into ``summary``."""
+        items: dict[str, ItemRecord] = {}
+        batch: list[PreparedEvent] = []
+        for record in records:
+            if isinstance(record, Event):
+                summary.events_read += 1
+                batch.append(self.prepare(record))
+                if len(batch) >= self.batch_size:
+                    if items:
+                        yield "items", items
+                        items = {}
+                    yield "events", self._encode_events(batch, summary)
+                    batch = []
+            elif isinstance(record, ItemRecord):
+                items[record.item_id] = record
+                if len(items) >= self.batch_size:
+                    yield "items", items
+                    items = {}
+            elif isinstance(record, RecordError):
+                summary.add_error(record)
+        if items:
+            yield "items", items
+        if batch:
+            yield "events", self._encode_events(batch, summary)
+
+    def apply(self, task: tuple[str, Any], summary: IngestSummary,
+              progress: Callable[[int], None] | None = None) -> None:
+        """Write one task of :meth:`plan` (each is one atomic write, exactly once)."""
+        kind, payload = task
+        if kind == "items":
+            self._write_items(payload, summary)
+        else:
+            self._write_events(payload, summary)
+            if progress is not None:
+                progress(len(payload.unique))
+
     def run(
         self,
         records: Iterable[Event | ItemRecord | RecordError | HeldOut],
@@ -251,59 +291,26 @@ class Ingestor:
         work: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=2)
         failure: list[BaseException] = []
 
-        def apply(kind: str, payload: Any) -> None:
-            if kind == "items":
-                self._write_items(payload, summary)
-            else:
-                self._write_events(payload, summary)
-                if progress is not None:
-                    progress(len(payload.unique))
-
         def writer() -> None:
             while (task := work.get()) is not None:
                 if failure:
                     continue  # drain: the reader stops at its next put
                 try:
-                    apply(*task)
+                    self.apply(task, summary, progress)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
                     failure.append(exc)
 
         thread = threading.Thread(target=writer, name="ingest-writer", daemon=True)
         if pipelined:
             thread.start()
-
-        def submit(kind: str, payload: Any) -> None:
-            if failure:
-                raise failure[0]
-            if pipelined:
-                work.put((kind, payload))
-            else:
-                apply(kind, payload)
-
-        items: dict[str, ItemRecord] = {}
-        batch: list[PreparedEvent] = []
         try:
-            for record in records:
-                if isinstance(record, Event):
-                    summary.events_read += 1
-                    batch.append(self.prepare(record))
-                    if len(batch) >= self.batch_size:
-                        if items:
-                            submit("items", items)
-                            items = {}
-                        submit("events", self._encode_events(batch, summary))
-                        batch = []
-                elif isinstance(record, ItemRecord):
-                    items[record.item_id] = record
-                    if len(items) >= self.batch_size:
-                        submit("items", items)
-                        items = {}
-                elif isinstance(record, RecordError):
-                    summary.add_error(record)
-            if items:
-                submit("items", items)
-            if batch:
-                submit("events", self._encode_events(batch, summary))
+            for task in self.plan(records, summary):
+                if failure:
+                    raise failure[0]
+                if pipelined:
+                    work.put(task)
+                else:
+                    self.apply(task, summary, progress)
         finally:
             if pipelined:
                 work.put(None)

@@ -1,0 +1,1 @@
+"""Live behaviour from Kafka: decoding of messages, and a consumer that applies them exactly once."""
