@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from interest_graph.errors import GraphUnavailable, QueryError
 from interest_graph.graph import GraphStore
 from interest_graph.graph.driver import FalkorStore
 from interest_graph.graph.ingest import IngestRepository
+from interest_graph.graph.streams import PartitionProgress, StreamRepository
 from interest_graph.ingest.ingestor import Ingestor
 from interest_graph.ingest.records import Event, ItemRecord
 from interest_graph.privacy import Pseudonymiser
@@ -90,6 +93,32 @@ def test_errors_are_translated(store: GraphStore) -> None:
     if isinstance(store, FalkorStore):
         with pytest.raises(GraphUnavailable):
             FalkorStore("127.0.0.1", 1, "g", store.catalog).ping()
+
+
+def test_two_consumers_first_batches_at_once_make_one_progress_record(store: GraphStore) -> None:
+    """FalkorDB's MERGE races into duplicates while its label does not exist yet (a fresh
+    graph): the schema must index every label a write MERGEs (CI: two consumers of one group
+    each created the group's record, and stats listed every partition twice)."""
+    for _ in range(12):
+        store.clear()
+        store.init_schema()
+        ready = threading.Barrier(2)
+
+        def record(partitions: tuple[int, ...], ready: threading.Barrier = ready) -> None:
+            ready.wait()
+            StreamRepository(store).record("g", "t", "generic", applied=5, duplicates=0,
+                                           rejected=0, ignored=0,
+                                           partitions=[PartitionProgress(p, 1, 1, 0)
+                                                       for p in partitions])
+
+        threads = [threading.Thread(target=record, args=(parts,)) for parts in ((0, 2), (1, 3))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        (progress,) = StreamRepository(store).read()
+        assert progress.applied == 10
+        assert [p.partition for p in progress.partitions] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ CREATE INDEX user_updated_at IF NOT EXISTS FOR (u:User) ON (u.updated_at);
 CREATE INDEX item_text_updated_at IF NOT EXISTS FOR (i:Item) ON (i.text_updated_at);
 CREATE CONSTRAINT refresh_version IF NOT EXISTS FOR (r:Refresh) REQUIRE r.version IS UNIQUE;
 CREATE CONSTRAINT audience_id IF NOT EXISTS FOR (a:Audience) REQUIRE a.id IS UNIQUE;
+CREATE CONSTRAINT stream_consumer_id IF NOT EXISTS FOR (s:StreamConsumer) REQUIRE s.id IS UNIQUE;
+CREATE CONSTRAINT stream_partition_id IF NOT EXISTS FOR (q:StreamPartition) REQUIRE q.id IS UNIQUE;
 CREATE VECTOR INDEX item_embedding IF NOT EXISTS FOR (i:Item) ON i.embedding
   OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',
                         `vector.quantization.enabled`: false}};
