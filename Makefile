@@ -9,7 +9,7 @@ export INTERESTGRAPH_DATASETS_DIR ?= $(abspath ../shared/datasets)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-tools demo test lint bench clean neo4j neo4j-stop neo4j-build kafka kafka-stop kafka-build
+.PHONY: install system-tools demo test test-parallel lint bench clean neo4j neo4j-stop neo4j-build kafka kafka-stop kafka-build
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ system-tools:
 # (unless KAFKA_BOOTSTRAP names one), and stops them at the end, also on failure.
 test: install system-tools neo4j-build kafka-build
 	$(PY) -m pytest --durations=10
+
+# The same suite as two processes side by side, the Neo4j half and the embedded half
+# (tools/test-suite): for machines with more than 2 cores (on 2 it gains ~17%, 19 -> 16 min).
+test-parallel: install system-tools neo4j-build kafka-build
+	PY=$(PY) tools/test-suite
 
 # ruff over the code and tests, mypy over both packages.
 lint: install

@@ -1,7 +1,8 @@
 """Shared test configuration: where the real datasets live, and which graph backends to run.
 
 Integration tests that take the ``backend`` fixture run once on the embedded FalkorDB and once on
-a real Neo4j (``--backend falkordb`` or ``--backend neo4j`` runs one). Neo4j is the one at
+a real Neo4j (``--backend falkordb`` or ``--backend neo4j`` runs one; ``--half neo4j|embedded``
+splits the whole suite in two for ``make test-parallel``). Neo4j is the one at
 ``NEO4J_URI`` (with ``NEO4J_USER``, ``NEO4J_PASSWORD``), else a server this session starts with
 ``tools/neo4j-test-server`` and stops at its end. Tests marked ``kafka`` take the
 ``kafka_bootstrap`` fixture: the broker at ``KAFKA_BOOTSTRAP``, else one this session starts with
@@ -11,6 +12,7 @@ a real Neo4j (``--backend falkordb`` or ``--backend neo4j`` runs one). Neo4j is 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from .kafka_server import KafkaToolsMissing, SessionKafka
 from .neo4j_server import SessionNeo4j, from_environment
 
 BACKENDS = ("falkordb", "neo4j")
+HALVES = ("embedded", "neo4j")
 _SESSION_NEO4J = pytest.StashKey[SessionNeo4j]()
 _SESSION_KAFKA = pytest.StashKey[SessionKafka]()
 
@@ -35,6 +38,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--backend", choices=("all", *BACKENDS), default="all",
         help="graph backend(s) for the integration tests: all (default), falkordb or neo4j",
     )
+    parser.addoption(
+        "--half", choices=HALVES, default=None,
+        help="one of two halves that together are the whole suite, for two processes side by "
+             "side (make test): neo4j = the Neo4j runs and the unit tests; embedded = the rest",
+    )
 
 
 def _backend_of(item: pytest.Item) -> str | None:
@@ -42,14 +50,28 @@ def _backend_of(item: pytest.Item) -> str | None:
     return callspec.params.get("backend") if callspec is not None else None
 
 
+def _half_of(item: pytest.Item) -> str:
+    backend = _backend_of(item)
+    if backend == "neo4j" or (backend is None and item.get_closest_marker("neo4j") is not None):
+        return "neo4j"
+    return "neo4j" if item.get_closest_marker("integration") is None else "embedded"
+
+
+def _keep(config: pytest.Config, items: list[pytest.Item],
+          wanted: Callable[[pytest.Item], bool]) -> None:
+    deselected = [i for i in items if not wanted(i)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [i for i in items if wanted(i)]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    wanted = config.getoption("--backend")
-    if wanted != "all":
-        keep = [i for i in items if _backend_of(i) in (None, wanted)]
-        deselected = [i for i in items if _backend_of(i) not in (None, wanted)]
-        if deselected:
-            config.hook.pytest_deselected(items=deselected)
-            items[:] = keep
+    backend = config.getoption("--backend")
+    if backend != "all":
+        _keep(config, items, lambda i: _backend_of(i) in (None, backend))
+    half = config.getoption("--half")
+    if half is not None:
+        _keep(config, items, lambda i: _half_of(i) == half)
     if (not config.option.collectonly and from_environment() is None
             and any(_backend_of(i) == "neo4j" for i in items)):
         # Boot Neo4j now, so that it starts while the tests before the first Neo4j test run.
