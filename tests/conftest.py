@@ -41,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--half", choices=HALVES, default=None,
         help="one of two halves that together are the whole suite, for two processes side by "
-             "side (make test): neo4j = the Neo4j runs and the unit tests; embedded = the rest",
+             "side (make test-parallel): neo4j = the Neo4j runs and the unit tests; embedded = the rest",
     )
 
 

@@ -99,19 +99,18 @@ def test_two_consumers_first_batches_at_once_make_one_progress_record(store: Gra
     """FalkorDB's MERGE races into duplicates while its label does not exist yet (a fresh
     graph): the schema must index every label a write MERGEs (CI: two consumers of one group
     each created the group's record, and stats listed every partition twice)."""
+    def record(ready: threading.Barrier, partitions: tuple[int, ...]) -> None:
+        ready.wait()
+        StreamRepository(store).record("g", "t", "generic", applied=5, duplicates=0, rejected=0,
+                                       ignored=0, partitions=[PartitionProgress(p, 1, 1, 0)
+                                                              for p in partitions])
+
     for _ in range(12):
         store.clear()
         store.init_schema()
         ready = threading.Barrier(2)
-
-        def record(partitions: tuple[int, ...], ready: threading.Barrier = ready) -> None:
-            ready.wait()
-            StreamRepository(store).record("g", "t", "generic", applied=5, duplicates=0,
-                                           rejected=0, ignored=0,
-                                           partitions=[PartitionProgress(p, 1, 1, 0)
-                                                       for p in partitions])
-
-        threads = [threading.Thread(target=record, args=(parts,)) for parts in ((0, 2), (1, 3))]
+        threads = [threading.Thread(target=record, args=(ready, parts))
+                   for parts in ((0, 2), (1, 3))]
         for thread in threads:
             thread.start()
         for thread in threads:
