@@ -1,13 +1,15 @@
 """Recommendations latency and throughput of the HTTP API under gunicorn, on loopback.
 
     python benchmarks/api.py [--data-dir DIR] [--concurrency 16] [--requests 6000] [--workers 3]
+                             [--backend embedded|neo4j]
 
 With ``--data-dir`` a loaded and refreshed data directory is reused (its embedded server is
 started if needed; pass its secret with ``INTERESTGRAPH_SECRET`` if it is not in the folder); a
 folder without a refresh is built first and kept. Without it, a throw-away directory is built:
 Online Retail is loaded (``--events`` limits it) and a full refresh runs in-process through
 ``interest_workers.refresh.run_full`` with the hashing encoder and ``--train-epochs`` epochs
-(the model's quality does not matter here).
+(the model's quality does not matter here). ``--backend neo4j`` builds it in Neo4j instead (see
+``backends.py``; not with ``--data-dir``).
 
 gunicorn (``interestgraph serve``) then runs as a subprocess on a free port of 127.0.0.1, and
 ``--concurrency`` client threads, each with its own connection, request
@@ -15,7 +17,7 @@ gunicorn (``interestgraph serve``) then runs as a subprocess on a free port of 1
 real users. The same store query is also timed directly (no HTTP) for the ratio. The clients run
 on the same machine as the server and share its cores.
 
-Last line, JSON: ``{"concurrency", "requests", "errors", "p50_ms", "p99_ms", "rps",
+Last line, JSON: ``{"backend", "concurrency", "requests", "errors", "p50_ms", "p99_ms", "rps",
 "direct_p50_ms", ...}``.
 """
 
@@ -36,6 +38,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import backends
 
 from interest_graph.graph import open_store
 from interest_graph.graph.ingest import IngestRepository
@@ -194,7 +198,8 @@ def measure(settings: Settings, users: list[tuple[str, str]], *, concurrency: in
         raise SystemExit("no user has recommendations: is the data directory refreshed?")
     direct = direct_latency(settings, users, 2000)
     port = free_port()
-    env = {**os.environ, "INTERESTGRAPH_DATA_DIR": str(settings.data_dir),
+    env = {**backends.strip_store_env(dict(os.environ)), **backends.store_env(settings),
+           "INTERESTGRAPH_DATA_DIR": str(settings.data_dir),
            "INTERESTGRAPH_SECRET": settings.resolved_secret(),
            "INTERESTGRAPH_API_KEYS": f"{BENCH_KEY}:read"}
     server = subprocess.Popen(
@@ -231,9 +236,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    backends.add_argument(parser)
     args = parser.parse_args()
 
     if args.data_dir is not None:
+        if args.backend != "embedded":
+            parser.error("--data-dir reuses an embedded data directory; leave out --backend")
         from interest_graph.server import EmbeddedServer
 
         settings = Settings.from_env(data_dir=args.data_dir.resolve(), graph_uri=None,
@@ -246,18 +254,22 @@ def main() -> None:
             store.close()
         if not refreshed:  # an empty or unrefreshed folder: build it once, reuse it next time
             build(settings, args.events)
-        print(json.dumps(run(settings, args)))
+        print(json.dumps({"backend": "embedded", **run(settings, args)}))
         return
-    with tempfile.TemporaryDirectory(prefix="ig-bench-api-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ig-bench-api-") as tmp, \
+            backends.GraphBackend(args.backend) as backend:
         from interest_graph.server import EmbeddedServer
 
-        settings = Settings.from_env(data_dir=Path(tmp), graph_uri=None, encoder="hashing",
-                                     train_epochs=args.train_epochs, secret="bench-secret")
+        settings = Settings.from_env(data_dir=Path(tmp), encoder="hashing",
+                                     train_epochs=args.train_epochs, secret="bench-secret",
+                                     **backend.overrides())
+        backend.clear(settings)
         server = EmbeddedServer(settings.data_dir)
         server.start()
         try:
             build(settings, args.events)
-            result = run(settings, args)
+            measured = run(settings, args)
+            result = {**backend.describe(), **measured}
         finally:
             server.stop()
         print(json.dumps(result))

@@ -1,6 +1,7 @@
 """The platform's real processes, started and watched for the soak and chaos benchmarks.
 
-An embedded server in a throw-away data directory, the API under gunicorn (``interestgraph
+An embedded server in a throw-away data directory (the graph store, or with a Neo4j in the
+settings only the broker), the API under gunicorn (``interestgraph
 serve``), Celery workers (``interestgraph worker``), loaders (``interestgraph load``); a keep-alive
 JSON client; RSS of a process tree; the first records of Online Retail in the generic format.
 """
@@ -18,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from backends import store_env
 
 from interest_graph.ingest.datasets import open_dataset
 from interest_graph.ingest.records import Event, ItemRecord
@@ -43,7 +46,8 @@ def platform_env(settings: Settings, **extra: str) -> dict[str, str]:
                INTERESTGRAPH_ENCODER=settings.encoder,
                INTERESTGRAPH_TRAIN_EPOCHS=str(settings.train_epochs),
                INTERESTGRAPH_TOP_K=str(settings.top_k),
-               INTERESTGRAPH_REFRESH_LOCK_TTL=str(settings.refresh_lock_ttl_s), **extra)
+               INTERESTGRAPH_REFRESH_LOCK_TTL=str(settings.refresh_lock_ttl_s),
+               **store_env(settings), **extra)
     return env
 
 

@@ -1,13 +1,15 @@
 """Refresh timings on UCI Online Retail through a real Celery worker, in one run.
 
     python benchmarks/refresh.py [--dataset online-retail] [--trials 50] [--data-dir DIR]
+                                 [--backend embedded|neo4j]
 
-Loads the dataset into a throw-away embedded server (or ``--data-dir``), starts a worker process,
+Loads the dataset into a throw-away embedded server (or ``--data-dir``; or the Neo4j of
+``--backend neo4j``, see ``backends.py``), starts a worker process,
 then measures: a full refresh (wall time and per-stage seconds), a second full refresh (texts
 encoded must be 0: the text cache lives in the graph), and ``--trials`` incremental updates, each
 from "event ingested" to "the user's INTERESTED_IN edges show it" (the purchased item leaves the
 user's recommendations). Prints one JSON object as its last line:
-``{"dataset", "device", "full_refresh_s", "stages", "incremental_p95_s", "incremental_trials",
+``{"dataset", "backend", "device", "full_refresh_s", "stages", "incremental_p95_s", "incremental_trials",
 "texts_encoded_second_full", ...}``.
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import backends
 import numpy as np
 
 from interest_graph.errors import BrokerUnavailable
@@ -105,42 +108,46 @@ def main() -> None:
     parser.add_argument("--dataset", default="online-retail")
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--data-dir", type=Path)
+    backends.add_argument(parser)
     args = parser.parse_args()
 
     tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="ig-refresh-")
     data_dir = args.data_dir or Path(tmp.name)  # type: ignore[union-attr]
-    settings = Settings.from_env(data_dir=data_dir, graph_uri=None, broker_url=None,
-                                 result_backend=None, secret="benchmark-secret")
-    env = {**os.environ, "INTERESTGRAPH_DATA_DIR": str(data_dir),
-           "INTERESTGRAPH_SECRET": "benchmark-secret"}
-    for key in ("INTERESTGRAPH_GRAPH_URI", "INTERESTGRAPH_BROKER_URL", "INTERESTGRAPH_RESULT_BACKEND"):
-        env.pop(key, None)
-    EmbeddedServer(data_dir).start()
-    store = open_store(settings)
-    if IngestRepository(store).counts().events == 0:
-        load_source(settings, args.dataset, show_progress=False)
-    log = (data_dir / "bench-worker.log").open("ab")
-    worker = subprocess.Popen([sys.executable, "-m", "interest_graph.cli", "worker", "--pool", "solo"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    client = TaskClient(settings)
-    try:
-        first, first_s = wait(client, client.send(REFRESH_FULL))
-        second, second_s = wait(client, client.send(REFRESH_FULL))
+    with backends.GraphBackend(args.backend, data_dir.parent) as backend:
+        settings = Settings.from_env(data_dir=data_dir, broker_url=None, result_backend=None,
+                                     secret="benchmark-secret", **backend.overrides())
+        backend.clear(settings)
+        env = {**backends.strip_store_env(dict(os.environ)), "INTERESTGRAPH_DATA_DIR": str(data_dir),
+               "INTERESTGRAPH_SECRET": "benchmark-secret", **backends.store_env(settings)}
+        EmbeddedServer(data_dir).start()
+        store = open_store(settings)
+        if IngestRepository(store).counts().events == 0:
+            load_source(settings, args.dataset, show_progress=False)
+        log = (data_dir / "bench-worker.log").open("ab")
+        worker = subprocess.Popen([sys.executable, "-m", "interest_graph.cli", "worker", "--pool",
+                                   "solo"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        client = TaskClient(settings)
+        try:
+            first, first_s = wait(client, client.send(REFRESH_FULL))
+            second, second_s = wait(client, client.send(REFRESH_FULL))
 
-        latencies = incremental_latencies(settings, store, client, args.trials)
-    finally:
-        client.close()
-        worker.terminate()
-        worker.wait(timeout=60)
-        log.close()
-        store.close()
-        if tmp is not None:
-            EmbeddedServer(data_dir).stop()
-            tmp.cleanup()
+            latencies = incremental_latencies(settings, store, client, args.trials)
+        finally:
+            client.close()
+            worker.terminate()
+            worker.wait(timeout=60)
+            log.close()
+            store.close()
+            if tmp is not None:
+                EmbeddedServer(data_dir).stop()
+        described = backend.describe()
+    if tmp is not None:
+        tmp.cleanup()
 
     lat = np.asarray(latencies)
     result = {
         "dataset": args.dataset,
+        **described,
         "device": first.get("device", "cpu"),
         "cpu_count": os.cpu_count(),
         "full_refresh_s": round(first_s, 2),

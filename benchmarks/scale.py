@@ -1,19 +1,23 @@
 """Scale: Online Retail grown 1, 4 and 16 times, loaded and fully refreshed through real workers.
 
     python benchmarks/scale.py [--factors 1,4,16] [--encoder minilm] [--device cpu]
+                               [--backend embedded|neo4j]
 
 For each factor: ``interestgraph synth`` writes the data once into ``--cache-dir`` (reused while
 its ``synth.json`` matches factor, seed and mix), ``interestgraph load`` loads it into a fresh
-embedded data directory, one worker process (``interestgraph worker --pool solo``) runs a full
+embedded data directory (with ``--backend neo4j``, into a fresh Neo4j started for that factor, or
+the cleared one of ``NEO4J_URI``; the embedded server is then only the broker; see
+``backends.py``), one worker process (``interestgraph worker --pool solo``) runs a full
 refresh while this script samples the resident memory of the worker's process tree from /proc
 (and reads its high-water mark at the end), per refresh stage. At the largest factor it then
 measures incremental refreshes (``benchmarks/refresh.py``'s trials) and recommendation latency
 with 16 concurrent clients through gunicorn (``benchmarks/api.py``'s measurement), and, with
 ``--shard-repeat`` (the default at 16× and above), repeats the full refresh with 2 workers.
 
-Last line, JSON: ``{"runs": [{"factor", "users", "items", "events", "load_s", "full_refresh_s",
-"stages", "stage_cpu_s", "stage_peak_rss_mb", "peak_rss_mb", "workers", ...}], "time_exponent",
-"memory_exponent", "cpu_time_exponent", "shard_speedup_2_workers", "incremental_p95_s",
+Last line, JSON: ``{"backend", "runs": [{"factor", "users", "items", "events", "load_s",
+"full_refresh_s", "stages", "stage_cpu_s", "stage_peak_rss_mb", "peak_rss_mb", "workers",
+"neo4j" (heap, page cache, store size, JVM peak RSS), ...}], "time_exponent", "memory_exponent",
+"cpu_time_exponent", "shard_speedup_2_workers", "incremental_p95_s",
 "api_p99_ms", ...}``; the exponents are least-squares slopes of log(full refresh seconds),
 log(worker peak RSS) and log(worker CPU seconds) against log(events). CPU seconds change less
 than wall seconds when other programs share the machine.
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import backends
 import numpy as np
 
 from interest_graph.ingest.synth import EVENTS_FILE, MANIFEST_FILE
@@ -171,15 +176,15 @@ class WorkerSampler:
 
 
 class Deployment:
-    """A fresh embedded data directory with its own server, and worker processes on it."""
+    """A fresh data directory with its own embedded server, a fresh graph store (that server, or
+    a Neo4j), and worker processes on it."""
 
     def __init__(self, root: Path, args: argparse.Namespace) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="ig-scale-", dir=root)
         self.data_dir = Path(self.tmp.name)
-        overrides: dict[str, Any] = {"encoder": args.encoder}
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("INTERESTGRAPH_GRAPH_URI", "INTERESTGRAPH_BROKER_URL",
-                                 "INTERESTGRAPH_RESULT_BACKEND")}
+        self.backend = backends.GraphBackend(args.backend, self.data_dir).start()
+        overrides: dict[str, Any] = {"encoder": args.encoder, **self.backend.overrides()}
+        self.env = backends.strip_store_env(dict(os.environ))
         self.env.update(INTERESTGRAPH_DATA_DIR=str(self.data_dir), INTERESTGRAPH_SECRET=SECRET,
                         INTERESTGRAPH_ENCODER=args.encoder, HF_HUB_OFFLINE="1",
                         TRANSFORMERS_OFFLINE="1")
@@ -191,8 +196,10 @@ class Deployment:
         if args.shard_users:
             self.env["INTERESTGRAPH_SHARD_USERS"] = str(args.shard_users)
             overrides["shard_users"] = args.shard_users
-        self.settings = Settings.from_env(data_dir=self.data_dir, graph_uri=None, broker_url=None,
+        self.settings = Settings.from_env(data_dir=self.data_dir, broker_url=None,
                                           result_backend=None, secret=SECRET, **overrides)
+        self.env.update(backends.store_env(self.settings))
+        self.backend.clear(self.settings)
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def load(self, folder: Path) -> dict[str, Any]:
@@ -241,6 +248,7 @@ class Deployment:
         from interest_graph.server import EmbeddedServer
 
         EmbeddedServer(self.data_dir).stop()
+        self.backend.stop()
         self.tmp.cleanup()
 
 
@@ -330,6 +338,7 @@ def main() -> None:
                              "scale_compute.py)")
     parser.add_argument("--encoder-path", type=Path, default=None,
                         help="--compute-only: a sentence-transformers model folder")
+    backends.add_argument(parser)
     args = parser.parse_args()
     factors = sorted({int(f) for f in args.factors.split(",")})
     if args.compute_only:
@@ -351,6 +360,7 @@ def main() -> None:
                    "events": summary["events_applied"], "edges": summary["edges"],
                    "rejected": summary["rejected"], "load_s": round(summary["load_s"], 2),
                    "load_events_per_s": summary["events_per_s"], **full_refresh(dep, 1)}
+            run.update({k: v for k, v in dep.backend.describe().items() if k != "backend"})
             runs.append(run)
             print(f"×{factor}: full refresh {run['full_refresh_s']:.0f}s, peak "
                   f"{run['peak_rss_mb']:,} MB", file=sys.stderr)
@@ -385,11 +395,14 @@ def main() -> None:
                 two_s = sum(two["stages"].get(s, 0.0) for s in SHARDED_STAGES)
                 extra["shard_speedup_2_workers"] = round(one_s / two_s, 3) if two_s else None
                 extra["two_workers"] = two
+            if args.backend == "neo4j":
+                extra["neo4j_at_end"] = dep.backend.describe()["neo4j"]
         finally:
             dep.close()
 
     events = [float(r["events"]) for r in runs]
     result: dict[str, Any] = {
+        "backend": args.backend,
         "runs": runs,
         "time_exponent": exponent(events, [r["full_refresh_s"] for r in runs]),
         "memory_exponent": exponent(events, [r["peak_rss_mb"] for r in runs]),

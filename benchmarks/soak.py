@@ -1,8 +1,10 @@
-"""Soak: the whole platform under steady load for a long time, on the embedded store.
+"""Soak: the whole platform under steady load for a long time, on the embedded store or Neo4j.
 
     python benchmarks/soak.py [--minutes 30] [--preload 200000] [--data-dir DIR]
+                              [--backend embedded|neo4j]
 
-A throw-away data directory (or ``--data-dir``) gets the embedded server, the first ``--preload``
+A throw-away data directory (or ``--data-dir``) gets the embedded server (with ``--backend
+neo4j`` only the broker, the graph in Neo4j: see ``backends.py``), the first ``--preload``
 records of Online Retail and one full refresh; then, for ``--minutes``:
 
 * the API under gunicorn (``interestgraph serve``) and a real Celery worker (``interestgraph
@@ -22,7 +24,8 @@ what a long-lived process keeps, not only the model growing with a shop that gro
 
 Time is cut into windows of ``--window-s`` (default: 5 minutes, or a sixth of a shorter run), each
 with p50/p99 per endpoint and the median RSS of each API and worker process. At the end the graph
-must hold every acknowledged event exactly once. The last line is one JSON object: ``requests``,
+must hold every acknowledged event exactly once. The last line is one JSON object: ``backend``,
+``requests``,
 ``errors_5xx``, ``events_accepted`` (distinct valid event ids acknowledged by a 202),
 ``events_in_graph`` (event markers added), ``windows``, ``p99_recommendations_ms_max`` (worst
 window), ``rss_growth`` (last window / second window - 1, worst process), and more.
@@ -43,6 +46,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import backends
 import harness
 from harness import Client, Process
 
@@ -364,18 +368,22 @@ def main() -> None:
                              "API's priority)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, help="keep everything here (default: temporary)")
+    backends.add_argument(parser)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="ig-soak-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ig-soak-") as tmp, \
+            backends.GraphBackend(args.backend, Path(tmp)) as backend:
         data_dir = (args.data_dir or Path(tmp)).resolve()
-        settings = Settings.from_env(data_dir=data_dir, graph_uri=None, broker_url=None,
+        settings = Settings.from_env(data_dir=data_dir, broker_url=None,
                                      result_backend=None, secret="soak-secret", encoder="hashing",
                                      train_epochs=args.train_epochs, top_k=10,
-                                     refresh_lock_ttl_s=60)
+                                     refresh_lock_ttl_s=60, **backend.overrides())
+        backend.clear(settings)
         server = EmbeddedServer(data_dir)
         server.start()
         try:
-            result = run(settings, args, data_dir)
+            measured = run(settings, args, data_dir)
+            result = {**backend.describe(), **measured}
         finally:
             server.stop()
     print(json.dumps(result))
