@@ -56,6 +56,9 @@ class Settings:
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""
     neo4j_database: str = "neo4j"
+    #: ``interestgraph load --bulk``: the command that runs ``neo4j-admin database import full``
+    #: with the arguments file it is given last, the database offline (see docs/scale.md).
+    neo4j_import_command: str | None = None
     store_connect_timeout_s: float = 2.0
     store_query_timeout_s: float = 300.0
     broker_url: str | None = None
@@ -171,7 +174,8 @@ class Settings:
             if (v := get(name)) is not None:
                 kwargs[key] = v
         for name, key in (("NEO4J_USER", "neo4j_user"), ("NEO4J_PASSWORD", "neo4j_password"),
-                          ("NEO4J_DATABASE", "neo4j_database")):
+                          ("NEO4J_DATABASE", "neo4j_database"),
+                          ("NEO4J_IMPORT_COMMAND", "neo4j_import_command")):
             if (v := get(name)) is not None:
                 kwargs[key] = v
         for name, key in (("BATCH_SIZE", "batch_size"), ("READ_PAGE_SIZE", "read_page_size"),

@@ -3,15 +3,12 @@ own settings name, and a benchmark's environment never leaks a caller's store in
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import backends
 import pytest
 
 from interest_graph.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import backends  # noqa: E402
 
 
 def test_a_neo4j_store_reaches_the_processes_through_their_environment(tmp_path: Path) -> None:

@@ -392,9 +392,13 @@ class Neo4jStore:
             self._bounded("ping", self._driver.verify_connectivity)
 
     def clear(self) -> None:
-        # CALL … IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
-        with self._translate("clear"), self._driver.session(database=self.database) as session:
-            for statement in self.catalog["admin/clear_graph"].statements():
+        self.run_batched("admin/clear_graph")
+
+    def run_batched(self, name: str) -> None:
+        """Run a maintenance query of ``CALL … IN TRANSACTIONS`` statements (Neo4j only): they
+        need auto-commit transactions, hence session.run, and take no parameters."""
+        with self._translate(name), self._driver.session(database=self.database) as session:
+            for statement in self.catalog[name].statements():
                 session.run(statement).consume()
 
     def close(self) -> None:

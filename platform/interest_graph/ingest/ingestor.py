@@ -149,6 +149,14 @@ def aggregate_batch(events: Sequence[PreparedEvent], recipe: EdgeRecipe) -> list
     return list(users.values())
 
 
+def prepare_event(pseudonymiser: Pseudonymiser, event: Event) -> PreparedEvent:
+    """``event`` with its id hashed and its user pseudonymised, as the graph keeps them."""
+    return PreparedEvent(
+        pseudonymiser.event(event.event_id), pseudonymiser.user(event.user_id), event.item_id,
+        event.type, event.ts, event.quantity, event.price, event.rating, event.text,
+    )
+
+
 @dataclass
 class _EncodedBatch:
     unique: dict[str, PreparedEvent]
@@ -183,11 +191,7 @@ class Ingestor:
         self.clock = clock
 
     def prepare(self, event: Event) -> PreparedEvent:
-        return PreparedEvent(
-            self.pseudonymiser.event(event.event_id), self.pseudonymiser.user(event.user_id),
-            event.item_id, event.type, event.ts, event.quantity, event.price, event.rating,
-            event.text,
-        )
+        return prepare_event(self.pseudonymiser, event)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph import open_store
@@ -19,6 +19,8 @@ class LoadResult:
     dataset: str
     summary: IngestSummary
     counts: GraphCounts
+    #: Seconds per step, for loads that have steps (``load --bulk``: files, import, finish).
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def events_per_s(self) -> float:
@@ -38,6 +40,8 @@ class LoadResult:
             "skipped": dict(self.summary.skipped),
             "elapsed_s": round(self.summary.elapsed_s, 3),
             "events_per_s": round(self.events_per_s, 1),
+            **({"stages": {k: round(v, 2) for k, v in self.stages.items()}}
+               if self.stages else {}),
         }
 
 

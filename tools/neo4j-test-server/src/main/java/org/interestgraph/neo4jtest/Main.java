@@ -21,7 +21,8 @@ import org.neo4j.server.NeoBootstrapper;
  * Starts Neo4j 5 Community on loopback for tests and development, and stops it on SIGTERM.
  *
  * <p>Usage: {@code Main --state DIR [--bolt-port N] [--http-port N] [--watch-pid PID]}. The data
- * lives in {@code DIR/home/data}. Auth is on with a password generated at each start; once the
+ * lives in {@code DIR/home/data}. Auth is on with a password generated at the folder's first start
+ * and kept in {@code DIR/password} (so a restart, as after a bulk import, keeps it); once the
  * server answers, {@code DIR/env} receives the {@code NEO4J_URI}, {@code NEO4J_USER},
  * {@code NEO4J_PASSWORD} and {@code NEO4J_HTTP} lines (written atomically, so its presence means
  * "ready"). With {@code --watch-pid} the server also stops when that process is gone, so a test
@@ -100,10 +101,20 @@ public final class Main {
                     + home.resolve("logs"));
             System.exit(code);
         }
-        String password = HexFormat.of().formatHex(randomBytes(16));
-        DatabaseManagementService dbms = bootstrapper.getDatabaseManagementService();
-        dbms.database("system").executeTransactionally(
-                "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+        // A kept password is already the user's (and Neo4j refuses setting it again); a new one
+        // is kept only once the user has it.
+        Path passwordFile = state.resolve("password");
+        String password;
+        if (Files.exists(passwordFile)) {
+            password = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
+        } else {
+            password = HexFormat.of().formatHex(randomBytes(16));
+            DatabaseManagementService dbms = bootstrapper.getDatabaseManagementService();
+            dbms.database("system").executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password));
+            keep(passwordFile, password);
+        }
 
         String lines = "NEO4J_URI=bolt://127.0.0.1:" + boltPort + "\n"
                 + "NEO4J_USER=neo4j\n"
@@ -138,6 +149,16 @@ public final class Main {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         }
+    }
+
+    /** Writes {@code password} to {@code file}, readable by its owner only. */
+    private static void keep(Path file, String password) throws IOException {
+        Path tmp = file.resolveSibling("password.tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, password, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static byte[] randomBytes(int n) {
