@@ -198,10 +198,9 @@ def measure(settings: Settings, users: list[tuple[str, str]], *, concurrency: in
         raise SystemExit("no user has recommendations: is the data directory refreshed?")
     direct = direct_latency(settings, users, 2000)
     port = free_port()
-    env = {**backends.strip_store_env(dict(os.environ)), **backends.store_env(settings),
-           "INTERESTGRAPH_DATA_DIR": str(settings.data_dir),
-           "INTERESTGRAPH_SECRET": settings.resolved_secret(),
-           "INTERESTGRAPH_API_KEYS": f"{BENCH_KEY}:read"}
+    env = backends.process_env(settings, INTERESTGRAPH_DATA_DIR=str(settings.data_dir),
+                               INTERESTGRAPH_SECRET=settings.resolved_secret(),
+                               INTERESTGRAPH_API_KEYS=f"{BENCH_KEY}:read")
     server = subprocess.Popen(
         [sys.executable, "-m", "interest_graph.cli", "serve", "--host", "127.0.0.1", "--port",
          str(port), "--workers", str(workers)], env=env)

@@ -149,6 +149,12 @@ def store_env(settings: Settings) -> dict[str, str]:
             "INTERESTGRAPH_NEO4J_DATABASE": settings.neo4j_database}
 
 
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a platform process a benchmark starts: this one's, without a caller's
+    store settings, with ``settings``' store and ``extra``."""
+    return {**strip_store_env(dict(os.environ)), **store_env(settings), **extra}
+
+
 def strip_store_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` without the store, broker and Neo4j settings a benchmark sets itself."""
     return {k: v for k, v in env.items()

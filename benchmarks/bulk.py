@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from backends import LAUNCHER, GraphBackend, store_env, strip_store_env
+from backends import LAUNCHER, GraphBackend, process_env
 from scale import CLI, synthetic_data
 
 from interest_graph.settings import Settings
@@ -53,10 +53,10 @@ def main() -> None:
             GraphBackend("neo4j", Path(tmp)) as backend:
         settings = Settings.from_env({}, data_dir=Path(tmp) / "data", secret="benchmark-secret",
                                      **backend.overrides())
-        env = {**strip_store_env(dict(os.environ)), **store_env(settings),
-               "INTERESTGRAPH_DATA_DIR": str(settings.data_dir),
-               "INTERESTGRAPH_SECRET": "benchmark-secret",
-               "INTERESTGRAPH_NEO4J_IMPORT_COMMAND": f"{LAUNCHER} import --state {backend.state}"}
+        env = process_env(settings, INTERESTGRAPH_DATA_DIR=str(settings.data_dir),
+                          INTERESTGRAPH_SECRET="benchmark-secret",
+                          INTERESTGRAPH_NEO4J_IMPORT_COMMAND=f"{LAUNCHER} import --state "
+                                                             f"{backend.state}")
         started = time.perf_counter()
         done = subprocess.run([*CLI, "load", "--bulk", str(folder), "--json"], env=env,
                               capture_output=True, text=True)

@@ -117,8 +117,8 @@ def main() -> None:
         settings = Settings.from_env(data_dir=data_dir, broker_url=None, result_backend=None,
                                      secret="benchmark-secret", **backend.overrides())
         backend.clear(settings)
-        env = {**backends.strip_store_env(dict(os.environ)), "INTERESTGRAPH_DATA_DIR": str(data_dir),
-               "INTERESTGRAPH_SECRET": "benchmark-secret", **backends.store_env(settings)}
+        env = backends.process_env(settings, INTERESTGRAPH_DATA_DIR=str(data_dir),
+                                   INTERESTGRAPH_SECRET="benchmark-secret")
         EmbeddedServer(data_dir).start()
         store = open_store(settings)
         if IngestRepository(store).counts().events == 0:
