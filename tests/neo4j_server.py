@@ -20,6 +20,9 @@ from interest_graph.settings import REPO_ROOT
 from .launched import started_lines
 
 LAUNCHER = REPO_ROOT / "tools" / "neo4j-test-server" / "neo4j-server"
+# Each transaction's memory on the session's server (db.memory.transaction.max): a query whose
+# memory grows with the graph fails here with a few thousand nodes, not at a shop with millions.
+TX_MEMORY = "96m"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class SessionNeo4j:
             self._starter = subprocess.Popen(
                 [str(LAUNCHER), "start", "--state", str(self.state), "--watch-pid", str(os.getpid())],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "NEO4J_TX_MEMORY": os.environ.get("NEO4J_TX_MEMORY", TX_MEMORY)},
             )
 
     def connection(self) -> Neo4jConnection:

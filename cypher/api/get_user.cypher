@@ -1,15 +1,19 @@
 // One user's node-level profile: activity, active segment and customer value (with the basis
 // churn risk is stated on, kept on the segment). Read-only.
+// The segment is read through the active version's IN_SEGMENT edge, so it is the active
+// refresh's even while a full refresh writes its node-level results before it activates.
 // Zero rows for an unknown user. Used by the API for 404s, the fallback and /value.
 // $user: string (graph id, i.e. the pseudonymised user id)
 MATCH (u:User {id: $user})
 OPTIONAL MATCH (m:Meta {key: 'active_refresh'})
-OPTIONAL MATCH (s:Segment {id: u.segment})
+OPTIONAL MATCH (u)-[g:IN_SEGMENT]->(s:Segment)
+WHERE g.version = m.version
+WITH u, m, s
+ORDER BY s.id
+WITH u, m, head(collect(s)) AS s
 RETURN u.id AS id, u.events AS events, u.first_ts AS first_ts, u.last_ts AS last_ts,
-       m.version AS version,
-       CASE WHEN m.version IS NOT NULL AND u.segment STARTS WITH m.version
-            THEN u.segment ELSE null END AS segment,
-       u.segment_label AS segment_label,
+       m.version AS version, s.id AS segment,
+       CASE WHEN s IS NULL THEN null ELSE coalesce(s.label, u.segment_label) END AS segment_label,
        u.recency_days AS recency_days, u.frequency AS frequency, u.monetary AS monetary,
        u.rfm_score AS rfm_score, u.value_tier AS tier,
        u.expected_purchases AS expected_purchases, u.expected_value AS expected_value,

@@ -180,6 +180,7 @@ class RefreshRepository:
         "refresh/begin_refresh", "refresh/write_interests", "refresh/write_category_interests",
         "refresh/write_similar_items", "refresh/write_segments", "refresh/write_segment_members",
         "refresh/write_segment_briefs", "refresh/write_segment_moves",
+        "refresh/write_user_results", "refresh/write_item_results",
         "refresh/activate_refresh", "refresh/update_users", "refresh/cleanup_user_scores",
         "refresh/cleanup_item_scores", "stats/user_ids", "refresh/read_item_ids",
         "refresh/prune_segment_history", "refresh/finish_refresh", "refresh/set_watermark",
@@ -309,15 +310,26 @@ class RefreshRepository:
         return int(rows[0]["pairs"]) if rows else 0
 
     def activate(self, version: str, model_version: str, model_path: str,
-                 users: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], now: float) -> None:
-        """Switch readers to ``version`` and write node-level results, in one atomic query.
+                 users: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], now: float,
+                 chunk: int = WRITE_CHUNK) -> None:
+        """Write node-level results, then switch readers to ``version``.
 
-        The query replaces every embedding, so the vector indexes are rebuilt around it.
+        The node-level results (embeddings, map position, segment, customer value) go in
+        batches of ``chunk`` rows, so no transaction grows with the graph (Neo4j bounds a
+        transaction's memory: 70k users and 59k items in one query went past it on a 2 GB heap).
+        The switch itself is one small atomic query. Readers see versioned results (scores,
+        segment membership, segments) of the old refresh or the new one, never a mix; while the
+        batches are written, a user's unversioned figures (value, map position, embedding) may
+        already be the new refresh's, as in an incremental refresh. The embeddings are replaced,
+        so the vector indexes are rebuilt around the batches.
         """
         with self.vectors.rebuilding("User", "Item"):
+            for query, rows in (("refresh/write_user_results", users),
+                                ("refresh/write_item_results", items)):
+                for part in _chunks(list(rows), chunk):
+                    self.store.write(query, rows=list(part), now=now)
             self.store.write("refresh/activate_refresh", version=version,
-                             model_version=model_version, model_path=model_path,
-                             users=list(users), items=list(items), now=now)
+                             model_version=model_version, model_path=model_path, now=now)
 
     def update_users(self, version: str, model_version: str, rows: Sequence[dict[str, Any]],
                      now: float, chunk: int = 500) -> None:

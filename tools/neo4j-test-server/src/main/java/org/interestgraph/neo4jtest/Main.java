@@ -75,6 +75,12 @@ public final class Main {
         config.put("server.directories.logs", home.resolve("logs").toString());
         config.put("server.directories.run", home.resolve("run").toString());
         config.put("server.memory.pagecache.size", System.getProperty("neo4j.pagecache", "512m"));
+        // A bound on each transaction's memory (NEO4J_TX_MEMORY): the test session sets one so
+        // that a query whose memory grows with the graph fails in the suite, not at a shop.
+        String txMax = System.getProperty("neo4j.transaction.max", "");
+        if (!txMax.isEmpty()) {
+            config.put("db.memory.transaction.max", txMax);
+        }
         // A small, shared machine: keep only what recovery needs.
         config.put("db.tx_log.rotation.retention_policy", "2 files");
 

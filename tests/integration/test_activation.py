@@ -1,0 +1,86 @@
+"""A full refresh's activation at a size where one query would hold too much, on each backend.
+
+The activation wrote every user's and item's node-level results and switched the version in one
+query. On Neo4j that transaction's memory grows with the graph: at 16x Online Retail (69,808
+users, 58,816 items) it went past Neo4j's transaction memory limit on a 2 GB heap and the full
+refresh failed. The session's Neo4j bounds each transaction at ``TX_MEMORY`` (96 MB), which the
+one-query activation of the users and items here exceeds; written in batches it fits, and
+readers then see every user's results under the new version.
+"""
+
+from __future__ import annotations
+
+import neo4j
+import numpy as np
+import pytest
+
+from interest_graph.graph import GraphStore
+from interest_graph.graph.ingest import IngestRepository
+from interest_graph.graph.refresh import RefreshRepository
+
+from ..neo4j_server import TX_MEMORY
+
+pytestmark = pytest.mark.integration
+
+N = 12_000  # users and items each: ~120 MB of transaction state in one query on Neo4j
+DIM = 64
+BATCH = 1_000
+
+
+def seed(store: GraphStore) -> None:
+    repo = IngestRepository(store)
+    for start in range(0, N, BATCH):
+        ns = range(start, min(start + BATCH, N))
+        repo.upsert_items([{"id": f"i{n}", "title": f"T{n}", "description": "", "price": None,
+                            "text_hash": f"h{n}", "categories": ["C"]} for n in ns], now=1.0)
+        users = [{"id": f"u{n}", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "days": [],
+                  "revenue": 0.0,
+                  "pairs": [{"item": f"i{n}", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
+                             "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0], "quantity": 0.0,
+                             "revenue": 0.0}]} for n in ns]
+        assert repo.apply_events([f"e{n}" for n in ns], users, now=1.0, half_life=86400.0)
+
+
+def user_row(n: int, vector: list[float], version: str) -> dict[str, object]:
+    return {"id": f"u{n}", "embedding": vector, "x": float(n), "y": 0.0,
+            "segment": f"{version}-0", "segment_label": "S", "recency_days": 1.0,
+            "frequency": 1, "monetary": 1.0, "rfm_score": 1, "tier": f"tier-{version}",
+            "expected_purchases": 0.1, "expected_value": 1.0, "p_alive": 0.5,
+            "churn_risk": 0.5, "seen": None}
+
+
+def test_a_large_activation_fits_a_bounded_transaction(store: GraphStore, backend: str,
+                                                       request: pytest.FixtureRequest) -> None:
+    if backend == "neo4j":  # the bound this test relies on is in force
+        conn = request.getfixturevalue("neo4j_connection")
+        with neo4j.GraphDatabase.driver(conn.uri, auth=(conn.user, conn.password)) as driver:
+            records, _, _ = driver.execute_query(
+                "SHOW SETTINGS YIELD name, value WHERE name = 'db.memory.transaction.max' "
+                "RETURN value")
+        assert records[0]["value"] not in ("0B", "0"), \
+            f"the session's Neo4j should bound each transaction at {TX_MEMORY}"
+    seed(store)
+    repo = RefreshRepository(store)
+    vectors = np.random.default_rng(7).standard_normal((2 * N, DIM)).astype(np.float32)
+    version = "v1"
+    repo.begin(version, "full", now=2.0)
+    repo.write_segments(version, [{"id": f"{version}-0", "index": 0, "label": "S", "size": N,
+                                   "top_categories": ["C"], "tiers": ["low"],
+                                   "tier_counts": [N], "avg_expected_value": 1.0,
+                                   "avg_churn_risk": 0.5, "centroid": [0.0, 0.0]}],
+                        silhouette=0.5, now=2.0)
+    repo.write_segment_members(version, [{"user": f"u{n}", "segment": f"{version}-0",
+                                          "distance": 0.1} for n in range(N)], now=2.0)
+    repo.activate(version, version, "model.pt",
+                  [user_row(n, vectors[n].tolist(), version) for n in range(N)],
+                  [{"id": f"i{n}", "embedding": vectors[N + n].tolist()} for n in range(N)],
+                  now=3.0)
+    assert repo.state().version == version
+    counts = store.read("stats/refresh_summary")[0]
+    assert counts["version"] == version
+    tiers = [r["tier"] for r in store.read("api/list_segment_members", segment=f"{version}-0",
+                                           after="", limit=N + 1)]
+    assert len(tiers) == N and set(tiers) == {f"tier-{version}"}
+    user = store.read("api/get_user", user=f"u{N - 1}")[0]
+    assert (user["segment"], user["segment_label"], user["tier"]) == (f"{version}-0", "S",
+                                                                      f"tier-{version}")
