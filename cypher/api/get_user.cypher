@@ -13,7 +13,7 @@ ORDER BY s.id
 WITH u, m, head(collect(s)) AS s
 RETURN u.id AS id, u.events AS events, u.first_ts AS first_ts, u.last_ts AS last_ts,
        m.version AS version, s.id AS segment,
-       CASE WHEN s IS NULL THEN null ELSE coalesce(s.label, u.segment_label) END AS segment_label,
+       s.label AS segment_label,
        u.recency_days AS recency_days, u.frequency AS frequency, u.monetary AS monetary,
        u.rfm_score AS rfm_score, u.value_tier AS tier,
        u.expected_purchases AS expected_purchases, u.expected_value AS expected_value,

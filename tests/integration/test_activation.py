@@ -15,30 +15,16 @@ import numpy as np
 import pytest
 
 from interest_graph.graph import GraphStore
-from interest_graph.graph.ingest import IngestRepository
 from interest_graph.graph.refresh import RefreshRepository
 
 from ..neo4j_server import TX_MEMORY
+from .test_vector_index import seed
 
 pytestmark = pytest.mark.integration
 
 N = 12_000  # users and items each: ~120 MB of transaction state in one query on Neo4j
 DIM = 64
 BATCH = 1_000
-
-
-def seed(store: GraphStore) -> None:
-    repo = IngestRepository(store)
-    for start in range(0, N, BATCH):
-        ns = range(start, min(start + BATCH, N))
-        repo.upsert_items([{"id": f"i{n}", "title": f"T{n}", "description": "", "price": None,
-                            "text_hash": f"h{n}", "categories": ["C"]} for n in ns], now=1.0)
-        users = [{"id": f"u{n}", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "days": [],
-                  "revenue": 0.0,
-                  "pairs": [{"item": f"i{n}", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
-                             "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0], "quantity": 0.0,
-                             "revenue": 0.0}]} for n in ns]
-        assert repo.apply_events([f"e{n}" for n in ns], users, now=1.0, half_life=86400.0)
 
 
 def user_row(n: int, vector: list[float], version: str) -> dict[str, object]:
@@ -59,7 +45,7 @@ def test_a_large_activation_fits_a_bounded_transaction(store: GraphStore, backen
                 "RETURN value")
         assert records[0]["value"] not in ("0B", "0"), \
             f"the session's Neo4j should bound each transaction at {TX_MEMORY}"
-    seed(store)
+    seed(store, N, BATCH)
     repo = RefreshRepository(store)
     vectors = np.random.default_rng(7).standard_normal((2 * N, DIM)).astype(np.float32)
     version = "v1"

@@ -34,17 +34,20 @@ ROUNDS = 3
 TOLERANCE = {"falkordb": 1e-3, "neo4j": 1e-3}
 
 
-def seed(store: GraphStore) -> None:
-    """N items and N users (one interaction each) with no embedding yet."""
+def seed(store: GraphStore, n_nodes: int = N, batch: int = N) -> None:
+    """``n_nodes`` items and users (one interaction each) with no embedding yet, written
+    ``batch`` at a time."""
     repo = IngestRepository(store)
-    repo.upsert_items([{"id": f"i{n}", "title": f"T{n}", "description": "", "price": None,
-                        "text_hash": f"h{n}", "categories": ["C"]} for n in range(N)], now=1.0)
-    users = [{"id": f"u{n}", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "days": [],
-              "revenue": 0.0,
-              "pairs": [{"item": f"i{n}", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
-                         "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0], "quantity": 0.0,
-                         "revenue": 0.0}]} for n in range(N)]
-    assert repo.apply_events([f"e{n}" for n in range(N)], users, now=1.0, half_life=86400.0)
+    for start in range(0, n_nodes, batch):
+        ns = range(start, min(start + batch, n_nodes))
+        repo.upsert_items([{"id": f"i{n}", "title": f"T{n}", "description": "", "price": None,
+                            "text_hash": f"h{n}", "categories": ["C"]} for n in ns], now=1.0)
+        users = [{"id": f"u{n}", "first_ts": 1.0, "last_ts": 1.0, "events": 1, "days": [],
+                  "revenue": 0.0,
+                  "pairs": [{"item": f"i{n}", "first_ts": 1.0, "last_ts": 1.0, "weight": 1.0,
+                             "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0], "quantity": 0.0,
+                             "revenue": 0.0}]} for n in ns]
+        assert repo.apply_events([f"e{n}" for n in ns], users, now=1.0, half_life=86400.0)
 
 
 def user_row(n: int, vector: npt.NDArray[np.float32]) -> dict[str, object]:
