@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -118,6 +119,42 @@ def test_two_consumers_first_batches_at_once_make_one_progress_record(store: Gra
         (progress,) = StreamRepository(store).read()
         assert progress.applied == 10
         assert [p.partition for p in progress.partitions] == [0, 1, 2, 3]
+
+
+def _pairs_batch(n_users: int = 10, n_items: int = 5) -> list[dict[str, Any]]:
+    pair = {"first_ts": 1.0, "last_ts": 1.0, "weight": 1.0, "quantity": 1.0, "revenue": 1.0,
+            "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0]}
+    return [{"id": f"u{j}", "first_ts": 1.0, "last_ts": 1.0, "events": n_items, "days": [],
+             "revenue": 0.0, "pairs": [{**pair, "item": f"i{m}"} for m in range(n_items)]}
+            for j in range(n_users)]
+
+
+def test_two_writers_first_batches_at_once_make_one_edge_per_pair(store: GraphStore) -> None:
+    """Likewise for relationship types: while INTERACTED is not in the graph, two writers' first
+    batches on the same pairs each created every edge (100 edges for 50 pairs on the first fresh
+    graph; CI: two Kafka consumers of one group, 1,380 edges for 1,379 pairs); the schema makes
+    every type a write MERGEs known first (schema/falkordb/002_relationship_types)."""
+    def write(ready: threading.Barrier, k: int) -> None:
+        repo = IngestRepository(store)
+        ready.wait()
+        repo.upsert_items([{"id": "i0", "title": "t", "description": "", "price": 1.0,
+                            "text_hash": "h", "categories": ["c0", "c1"]}], now=1.0)
+        ready.wait()
+        assert repo.apply_events([f"e{k}-{j}" for j in range(50)], _pairs_batch(), now=1.0,
+                                 half_life=1e9)
+
+    for _ in range(6):
+        store.clear()
+        store.init_schema()
+        ready = threading.Barrier(2)
+        threads = [threading.Thread(target=write, args=(ready, k)) for k in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counts = IngestRepository(store).counts()
+        assert (counts.users, counts.items, counts.edges, counts.edge_events) == (10, 5, 50, 100)
+        assert [r["name"] for r in store.read("stats/item_categories", item="i0")] == ["c0", "c1"]
 
 
 @pytest.mark.parametrize(

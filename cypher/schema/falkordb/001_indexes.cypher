@@ -2,7 +2,8 @@
 // FalkorDB runs write queries one at a time, so MERGE on these keys cannot race into duplicates,
 // but only once the label exists: two first MERGEs of a label that is not yet in the graph both
 // create. So every label a write MERGEs is indexed here, before any write (tests/integration/
-// test_store_contract.py). Its unique constraints are a separate GRAPH.CONSTRAINT command.
+// test_store_contract.py); relationship types likewise (002_relationship_types). Its unique
+// constraints are a separate GRAPH.CONSTRAINT command.
 CREATE INDEX FOR (u:User) ON (u.id);
 CREATE INDEX FOR (i:Item) ON (i.id);
 CREATE INDEX FOR (c:Category) ON (c.name);
