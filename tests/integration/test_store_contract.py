@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -96,6 +97,20 @@ def test_errors_are_translated(store: GraphStore) -> None:
             FalkorStore("127.0.0.1", 1, "g", store.catalog).ping()
 
 
+def at_once_on_a_fresh_graph(store: GraphStore, target: Callable[[threading.Barrier, Any], None],
+                             args: list[Any]) -> None:
+    """Clear the graph, then run ``target(barrier, arg)`` for each arg on its own thread, the
+    threads meeting at the barrier before each write."""
+    store.clear()
+    store.init_schema()
+    ready = threading.Barrier(len(args))
+    threads = [threading.Thread(target=target, args=(ready, arg)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_two_consumers_first_batches_at_once_make_one_progress_record(store: GraphStore) -> None:
     """FalkorDB's MERGE races into duplicates while its label does not exist yet (a fresh
     graph): the schema must index every label a write MERGEs (CI: two consumers of one group
@@ -107,15 +122,7 @@ def test_two_consumers_first_batches_at_once_make_one_progress_record(store: Gra
                                                               for p in partitions])
 
     for _ in range(12):
-        store.clear()
-        store.init_schema()
-        ready = threading.Barrier(2)
-        threads = [threading.Thread(target=record, args=(ready, parts))
-                   for parts in ((0, 2), (1, 3))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once_on_a_fresh_graph(store, record, [(0, 2), (1, 3)])
         (progress,) = StreamRepository(store).read()
         assert progress.applied == 10
         assert [p.partition for p in progress.partitions] == [0, 1, 2, 3]
@@ -144,14 +151,7 @@ def test_two_writers_first_batches_at_once_make_one_edge_per_pair(store: GraphSt
                                  half_life=1e9)
 
     for _ in range(6):
-        store.clear()
-        store.init_schema()
-        ready = threading.Barrier(2)
-        threads = [threading.Thread(target=write, args=(ready, k)) for k in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once_on_a_fresh_graph(store, write, [0, 1])
         counts = IngestRepository(store).counts()
         assert (counts.users, counts.items, counts.edges, counts.edge_events) == (10, 5, 50, 100)
         assert [r["name"] for r in store.read("stats/item_categories", item="i0")] == ["c0", "c1"]

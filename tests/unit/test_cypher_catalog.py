@@ -56,3 +56,13 @@ def test_no_cypher_text_in_python_sources() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_every_relationship_type_a_falkordb_write_merges_is_made_known_by_the_schema() -> None:
+    """schema/falkordb/002_relationship_types lists the types by hand; a new MERGEd type left out
+    would race into duplicate edges on a fresh graph (tests/integration/test_store_contract.py)."""
+    catalog = CypherCatalog.load(CYPHER, "falkordb")
+    merged = {t for name in catalog if not name.startswith(("schema/", "bench/"))
+              for t in re.findall(r"MERGE\s*\([^)]*\)\s*-\[\s*\w*\s*:(\w+)", catalog[name].text)}
+    primed = set(re.findall(r"\[:(\w+)\]", catalog["schema/002_relationship_types"].text))
+    assert merged and merged <= primed, sorted(merged - primed)
