@@ -83,6 +83,9 @@ class Settings:
     train_epochs: int = 40
     seed: int = 0
     encoder: str = "minilm"
+    #: ``full``: the served model's variants and blend weights are chosen from the whole grids;
+    #: ``quick``: from one variant per term and one blend ascent (tests, a first look).
+    model_search: str = "full"
     # Bounded failure: no broker call waits longer than this, no API request on the store or
     # the broker longer than request_timeout_s per call (seconds).
     broker_timeout_s: float = 5.0
@@ -118,6 +121,9 @@ class Settings:
             raise ConfigError(f"{PREFIX}BATCH_SIZE must be at least 1, got {self.batch_size}")
         if self.encoder not in ("minilm", "hashing"):
             raise ConfigError(f"{PREFIX}ENCODER must be minilm or hashing, got {self.encoder!r}")
+        if self.model_search not in ("full", "quick"):
+            raise ConfigError(f"{PREFIX}MODEL_SEARCH must be full or quick, "
+                              f"got {self.model_search!r}")
         if self.segment_fit_users < 100:
             raise ConfigError(f"{PREFIX}SEGMENT_FIT_USERS must be at least 100, "
                               f"got {self.segment_fit_users}")
@@ -166,6 +172,7 @@ class Settings:
             ("GRAPH_NAME", "graph_name"),
             ("DEVICE", "device"),
             ("ENCODER", "encoder"),
+            ("MODEL_SEARCH", "model_search"),
             ("KAFKA_BOOTSTRAP", "kafka_bootstrap"),
             ("KAFKA_TOPIC", "kafka_topic"),
             ("KAFKA_GROUP", "kafka_group"),

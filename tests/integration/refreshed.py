@@ -35,9 +35,11 @@ API_KEYS = {READ_KEY: frozenset({"read"}), WRITE_KEY: frozenset({"read", "write"
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}
 SLICE = 12000
-# A quick refresh for tests: the hashing encoder, 3 epochs, a lock that outlives a dead worker 5 s.
+# A quick refresh for tests: the hashing encoder, 3 epochs, the quick model search, a lock that
+# outlives a dead worker 5 s.
 WORKER_SETTINGS = {"INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
-                   "INTERESTGRAPH_TOP_K": "10", "INTERESTGRAPH_REFRESH_LOCK_TTL": "5"}
+                   "INTERESTGRAPH_MODEL_SEARCH": "quick", "INTERESTGRAPH_TOP_K": "10",
+                   "INTERESTGRAPH_REFRESH_LOCK_TTL": "5"}
 
 
 @dataclass

@@ -57,7 +57,7 @@ def refreshed(embedded_settings: Settings, cli_env: dict[str, str], retail_slice
                    capture_output=True)
 
     env = {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
-           "INTERESTGRAPH_TOP_K": "10"}
+           "INTERESTGRAPH_MODEL_SEARCH": "quick", "INTERESTGRAPH_TOP_K": "10"}
     log = folder / "worker.log"
     worker = start_worker(env, log)
     tasks = TaskClient(embedded_settings)

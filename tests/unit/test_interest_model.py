@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 
 from interest_graph.recipe import EdgeArrays, EdgeRecipe
+from interest_graph.settings import Settings
 from interest_workers.pipelines.artefacts import (
     ARTEFACT_FORMAT,
     ArtefactFormatError,
@@ -88,6 +89,23 @@ def test_fit_chooses_on_its_own_edges_and_is_deterministic(tiny_graph, encoder) 
     small = _fit(tiny_graph, encoder, FitConfig(max_epochs=2, embedding_dim=8, min_items=10))
     assert small.selection.val_recall is None and small.selection.epochs == 2
     assert {t: w for t, w in small.selection.weights.items() if w} == FALLBACK_WEIGHTS
+
+
+def test_the_quick_search_weighs_every_term_from_one_variant_each(tiny_graph, encoder) -> None:
+    settings = Settings.from_env({"INTERESTGRAPH_MODEL_SEARCH": "quick"})
+    quick = FitConfig.from_settings(settings)
+    assert FitConfig.from_settings(Settings.from_env({})) == FitConfig(
+        max_epochs=settings.train_epochs, device=settings.device, sampled_edges=None)
+    assert (quick.l2_grid, quick.rp3_alphas, quick.rp3_betas, quick.sequence_decays) == (
+        (300.0,), (0.75,), (0.3,), (0.7,))
+    assert (quick.blend_rounds, quick.blend_resamples) == (1, 0)
+    config = replace(CONFIG.quick(), rp3_betas=(0.5,))
+    assert config.l2_grid == (10.0,) and config.blend_resamples == 0
+    sel = _fit(tiny_graph, encoder, config).selection
+    assert set(sel.singles) == set(CONFIG.terms)
+    assert sum(sel.weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert all(v.as_dict() == {"l2": 10.0, "history": v.as_dict()["history"]}
+               for t, v in sel.variants.items() if t == "ease")
 
 
 def test_above_the_dense_item_limit_no_term_is_items_by_items_dense(tiny_graph, encoder) -> None:

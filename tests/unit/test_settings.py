@@ -41,6 +41,7 @@ def test_parses_falkordb_and_neo4j_uris() -> None:
         ({"INTERESTGRAPH_REQUEST_TIMEOUT": "0"}, "REQUEST_TIMEOUT must be a positive"),
         ({"INTERESTGRAPH_BROKER_TIMEOUT": "soon"}, "BROKER_TIMEOUT must be a number"),
         ({"INTERESTGRAPH_WORKER_NICE": "20"}, "WORKER_NICE must be 0-19"),
+        ({"INTERESTGRAPH_MODEL_SEARCH": "fast"}, "MODEL_SEARCH must be full or quick"),
     ],
 )
 def test_bad_values_fail_with_the_variable_name(env: dict[str, str], message: str) -> None:

@@ -154,10 +154,25 @@ class FitConfig:
     def from_settings(cls, settings: Settings) -> FitConfig:
         """The production config: epoch budget, seed, device and dense item limit from the
         settings."""
-        return cls(max_epochs=settings.train_epochs, seed=settings.seed, device=settings.device,
-                   dense_item_limit=settings.dense_item_limit,
-                   select_users=settings.select_users,
-                   sampled_edges=settings.sampled_edges or None)
+        config = cls(max_epochs=settings.train_epochs, seed=settings.seed, device=settings.device,
+                     dense_item_limit=settings.dense_item_limit,
+                     select_users=settings.select_users,
+                     sampled_edges=settings.sampled_edges or None)
+        return config.quick() if settings.model_search == "quick" else config
+
+    def quick(self) -> FitConfig:
+        """The same fit choosing from one variant per term (each grid's middle value) and one
+        ascent of the blend weights: every term is still fitted and weighed on the carve."""
+
+        def middle(grid: tuple[float, ...]) -> tuple[float, ...]:
+            return grid[len(grid) // 2:][:1]
+
+        return replace(self, l2_grid=middle(self.l2_grid), rp3_alphas=middle(self.rp3_alphas),
+                       rp3_betas=middle(self.rp3_betas),
+                       sequence_decays=middle(self.sequence_decays),
+                       filter_betas=middle(self.filter_betas),
+                       filter_times=middle(self.filter_times), blend_rounds=1,
+                       blend_resamples=0)
 
     def dense_allowed(self, num_items: int) -> bool:
         return self.dense_item_limit is None or num_items <= self.dense_item_limit
