@@ -84,7 +84,7 @@ class Settings:
     seed: int = 0
     encoder: str = "minilm"
     #: ``full``: the served model's variants and blend weights are chosen from the whole grids;
-    #: ``quick``: from one variant per term and one blend ascent (tests, a first look).
+    #: ``quick``: each grid cut to its middle value, one blend ascent (tests, a first look).
     model_search: str = "full"
     # Bounded failure: no broker call waits longer than this, no API request on the store or
     # the broker longer than request_timeout_s per call (seconds).

@@ -161,8 +161,9 @@ class FitConfig:
         return config.quick() if settings.model_search == "quick" else config
 
     def quick(self) -> FitConfig:
-        """The same fit choosing from one variant per term (each grid's middle value) and one
-        ascent of the blend weights: every term is still fitted and weighed on the carve."""
+        """The same fit with each numeric grid cut to its middle value (a term still chooses
+        between binary and weighted history) and one ascent of the blend weights without
+        resamples: every term is still fitted and weighed on the carve."""
 
         def middle(grid: tuple[float, ...]) -> tuple[float, ...]:
             return grid[len(grid) // 2:][:1]
