@@ -30,7 +30,8 @@ from interest_graph.settings import Settings
 from interest_graph.tasks import REFRESH_FULL, TaskClient
 
 from .chromium import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright_or_skip
-from .conftest import CLI, RetailSlice, start_worker, stop_process
+from .conftest import CLI, RetailSlice, stop_process
+from .refreshed import quick_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -56,10 +57,8 @@ def refreshed(embedded_settings: Settings, cli_env: dict[str, str], retail_slice
     subprocess.run([*CLI, "load", str(retail_slice.folder)], env=cli_env, check=True,
                    capture_output=True)
 
-    env = {**cli_env, "INTERESTGRAPH_ENCODER": "hashing", "INTERESTGRAPH_TRAIN_EPOCHS": "3",
-           "INTERESTGRAPH_MODEL_SEARCH": "quick", "INTERESTGRAPH_TOP_K": "10"}
     log = folder / "worker.log"
-    worker = start_worker(env, log)
+    worker = quick_worker(cli_env, log)
     tasks = TaskClient(embedded_settings)
     try:
         # Two full refreshes: the second starts from the first one's segments and writes how

@@ -91,7 +91,8 @@ def test_fit_chooses_on_its_own_edges_and_is_deterministic(tiny_graph, encoder) 
     assert {t: w for t, w in small.selection.weights.items() if w} == FALLBACK_WEIGHTS
 
 
-def test_the_quick_search_weighs_every_term_from_the_grids_middle_values(tiny_graph, encoder) -> None:
+def test_the_quick_search_weighs_every_term_from_the_grids_middle_values(tiny_graph,
+                                                                          encoder) -> None:
     settings = Settings.from_env({"INTERESTGRAPH_MODEL_SEARCH": "quick"})
     quick = FitConfig.from_settings(settings)
     assert FitConfig.from_settings(Settings.from_env({})) == FitConfig(
